@@ -1,0 +1,378 @@
+"""The event-driven backtest engine.
+
+Wires the kernel (clock, bus, cache, execution engine, portfolio), simulated venues and
+strategies, then streams market data in timestamp order from numpy arrays. Per event the loop
+does only what the event needs: a bar becomes one small struct, the matching engine is skipped
+when nothing rests on that instrument, handlers come from lists the bus keeps current.
+
+The equity curve is not computed per event. Between fills, equity is an affine function of the
+prices (``A + sum(q_i * mult_i * price_i)``), so the engine records ``A`` and the positions
+``q`` when a fill changes them and evaluates the curve for every event time afterwards with
+numpy. A backtest is a pure function of (data, config): two runs give identical fills and the
+same results hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import msgspec
+import numpy as np
+
+from ttquant.core.bus import MessageBus
+from ttquant.core.clock import TestClock
+from ttquant.core.errors import ConfigError, DataError, StrategyError
+from ttquant.core.time import ns_to_iso
+from ttquant.execution.engine import ExecutionEngine
+from ttquant.model.cache import Cache
+from ttquant.model.data import Bar, BarType, QuoteTick, TradeTick, bar_topic, quote_topic, \
+    trade_topic
+from ttquant.model.enums import AccountType, AggressorSide
+from ttquant.model.instruments import Instrument
+from ttquant.portfolio.portfolio import Portfolio
+from ttquant.strategy.strategy import Strategy
+from ttquant.venues.sim.models import FeeModel, FillModel, SlippageModel
+from ttquant.venues.sim.venue import SimulatedVenue
+
+_BAR, _TRADE, _QUOTE = 0, 1, 2
+_AGGRESSORS = (AggressorSide.NONE, AggressorSide.BUYER, AggressorSide.SELLER)
+CHUNK = 65_536  # events per batch: bounds the Python objects alive at once, paces progress
+
+
+@dataclass(slots=True)
+class _Series:
+    kind: int
+    instrument_id: str
+    bar_type: BarType | None
+    ts_event: np.ndarray
+    ts_init: np.ndarray
+    fields: tuple[np.ndarray, ...]  # bar: o,h,l,c,v; trade: price,size,aggressor; quote: b,a,bs,as
+    mark: np.ndarray  # price used to value positions: close, trade price or mid
+
+    def topic(self) -> str:
+        if self.kind == _BAR:
+            assert self.bar_type is not None
+            return bar_topic(self.bar_type)
+        if self.kind == _TRADE:
+            return trade_topic(self.instrument_id)
+        return quote_topic(self.instrument_id)
+
+
+@dataclass(slots=True)
+class EquityCurve:
+    ts: np.ndarray  # int64 ns: every distinct event time of the run
+    equity: np.ndarray  # float64, account base currency
+    in_market: np.ndarray  # bool: any position open
+    marks: dict[str, np.ndarray]  # instrument id -> last price at each time
+
+
+class BacktestEngine:
+    """Run strategies against simulated venues on historical data."""
+
+    def __init__(self) -> None:
+        self.clock = TestClock()
+        self.bus = MessageBus()
+        self.cache = Cache(self.clock.timestamp_ns)
+        self.portfolio = Portfolio(self.cache)
+        self.execution = ExecutionEngine(self.bus, self.cache, self.portfolio)
+        self.venues: dict[str, SimulatedVenue] = {}
+        self.strategies: list[Strategy] = []
+        self._series: list[_Series] = []
+        self._snapshots: list[tuple[int, float, dict[str, float]]] = []
+        self.execution.fill_listeners.append(self._on_fill)
+
+    # -- setup ----------------------------------------------------------------------------------
+    def add_venue(self, name: str, *, account_type: AccountType = AccountType.MARGIN,
+                  base_currency: str = "USDT", starting_balances: dict[str, float] | None = None,
+                  leverage: float = 1.0, fill_model: FillModel | None = None,
+                  fee_model: FeeModel | None = None,
+                  slippage_model: SlippageModel | None = None) -> SimulatedVenue:
+        venue = SimulatedVenue(name, self.cache, account_type=account_type,
+                               base_currency=base_currency, starting_balances=starting_balances,
+                               leverage=leverage, fill_model=fill_model, fee_model=fee_model,
+                               slippage_model=slippage_model)
+        self.venues[venue.name] = venue
+        self.execution.register_venue(venue)
+        return venue
+
+    def add_instrument(self, instrument: Instrument) -> None:
+        venue = self.venues.get(instrument.venue)
+        if venue is None:
+            raise ConfigError(f"instrument {instrument.id}: add venue {instrument.venue} first")
+        if instrument.is_inverse:
+            raise ConfigError(f"instrument {instrument.id}: inverse contracts are not supported "
+                              "in backtests yet (their equity is not linear in price)")
+        if instrument.settlement_currency != venue.account.base_currency:
+            raise ConfigError(
+                f"instrument {instrument.id} settles in {instrument.settlement_currency} but the "
+                f"{venue.name} account's base currency is {venue.account.base_currency}")
+        self.cache.add_instrument(instrument)
+        venue.add_instrument(instrument)
+
+    def add_bars(self, bar_type: BarType, ts_open: np.ndarray, open_: np.ndarray,
+                 high: np.ndarray, low: np.ndarray, close: np.ndarray,
+                 volume: np.ndarray) -> None:
+        """Add time bars; ``ts_open`` is each bar's open time (ns). A bar is known at its close."""
+        self.cache.instrument(bar_type.instrument_id)
+        ts = np.ascontiguousarray(ts_open, dtype=np.int64)
+        _check_sorted(ts, str(bar_type))
+        fields = tuple(np.ascontiguousarray(a, dtype=np.float64)
+                       for a in (open_, high, low, close, volume))
+        self._series.append(_Series(_BAR, bar_type.instrument_id, bar_type, ts,
+                                    ts + bar_type.step, fields, fields[3]))
+
+    def add_trades(self, instrument_id: str, ts: np.ndarray, price: np.ndarray,
+                   size: np.ndarray, aggressor: np.ndarray | None = None) -> None:
+        """Add trade ticks; ``aggressor`` codes: 0 none, 1 buyer, 2 seller."""
+        self.cache.instrument(instrument_id)
+        t = np.ascontiguousarray(ts, dtype=np.int64)
+        _check_sorted(t, f"trades of {instrument_id}")
+        px = np.ascontiguousarray(price, dtype=np.float64)
+        agg = np.zeros(len(t)) if aggressor is None else np.asarray(aggressor, dtype=np.float64)
+        self._series.append(_Series(_TRADE, instrument_id, None, t, t,
+                                    (px, np.ascontiguousarray(size, dtype=np.float64), agg), px))
+
+    def add_quotes(self, instrument_id: str, ts: np.ndarray, bid: np.ndarray, ask: np.ndarray,
+                   bid_size: np.ndarray, ask_size: np.ndarray) -> None:
+        self.cache.instrument(instrument_id)
+        t = np.ascontiguousarray(ts, dtype=np.int64)
+        _check_sorted(t, f"quotes of {instrument_id}")
+        fields = tuple(np.ascontiguousarray(a, dtype=np.float64)
+                       for a in (bid, ask, bid_size, ask_size))
+        self._series.append(_Series(_QUOTE, instrument_id, None, t, t, fields,
+                                    (fields[0] + fields[1]) / 2.0))
+
+    def add_strategy(self, strategy: Strategy) -> None:
+        if any(s.id == strategy.id for s in self.strategies):
+            strategy.id = f"{strategy.id}-{len(self.strategies) + 1}"
+        self.strategies.append(strategy)
+
+    # -- run ------------------------------------------------------------------------------------
+    def run(self, start_ns: int | None = None, end_ns: int | None = None,
+            progress: Callable[[int, int], None] | None = None) -> EquityCurve:
+        """Stream every event with ``start_ns <= ts_event < end_ns``; return the equity curve."""
+        if not self.strategies:
+            raise ConfigError("backtest has no strategy")
+        series = [_window(s, start_ns, end_ns) for s in self._series]
+        series = [s for s in series if len(s.ts_init)]
+        if not series:
+            raise DataError("no market data in the selected time range")
+        order, ts_all = _merge(series)
+        first_ts = int(ts_all[0]) if len(ts_all) else 0
+        self.clock.set_time(first_ts)
+        bar_types = [s.bar_type for s in series if s.bar_type is not None]
+        for strategy in self.strategies:
+            strategy.bind(clock=self.clock, cache=self.cache, portfolio=self.portfolio,
+                          bus=self.bus, execution=self.execution, bar_types=bar_types)
+        for venue in self.venues.values():
+            venue.publish_account_state()
+        self.execution.process_events()
+        self._snapshot(first_ts)
+        self._guarded(lambda: [s.on_start() for s in self.strategies])
+        self.execution.process_events()
+        self._guarded(lambda: self._stream(series, order, progress))
+        self._guarded(lambda: [s.on_stop() for s in self.strategies])
+        self.execution.process_events()
+        return self._equity_curve(series, np.unique(ts_all))
+
+    def _stream(self, series: list[_Series], order: np.ndarray,
+                progress: Callable[[int, int], None] | None) -> None:
+        clock = self.clock
+        execution = self.execution
+        pending = execution.pending
+        process_events = execution.process_events
+        prices = self.cache.prices
+        kinds = [s.kind for s in series]
+        iids = [s.instrument_id for s in series]
+        bar_types = [s.bar_type for s in series]
+        handlers = [self.bus.handlers_for(s.topic()) for s in series]
+        engines = [self.venues[self.cache.instrument(s.instrument_id).venue].engines[
+            s.instrument_id] for s in series]
+        venues = [self.venues[self.cache.instrument(s.instrument_id).venue] for s in series]
+        sidx_all = order >> 40
+        ridx_all = order & ((1 << 40) - 1)
+        total = len(order)
+        now = clock.now_ns
+        for lo in range(0, total, CHUNK):
+            sidx = sidx_all[lo:lo + CHUNK]
+            ridx = ridx_all[lo:lo + CHUNK]
+            cols = _gather(series, sidx, ridx)
+            for si, te, ti, a, b, c, d, e in zip(sidx.tolist(), *cols, strict=True):
+                if ti != now:
+                    if clock.next_due <= ti:
+                        self._fire_timers(ti)
+                    clock.now_ns = now = ti
+                kind = kinds[si]
+                if kind == _BAR:
+                    bar = Bar(bar_types[si], a, b, c, d, e, te, ti)  # type: ignore[arg-type]
+                    if engines[si].working:
+                        engines[si].process_bar(bar)
+                        if pending:
+                            process_events()
+                    prices[iids[si]] = d
+                    for handler in handlers[si]:
+                        handler(bar)
+                elif kind == _TRADE:
+                    tick = TradeTick(iids[si], a, b, _AGGRESSORS[int(c)], "", te, ti)
+                    if engines[si].working:
+                        venues[si].process_trade(tick)
+                        if pending:
+                            process_events()
+                    prices[iids[si]] = a
+                    for handler in handlers[si]:
+                        handler(tick)
+                else:
+                    quote = QuoteTick(iids[si], a, b, c, d, te, ti)
+                    self.cache.quotes[iids[si]] = quote
+                    if engines[si].working:
+                        venues[si].process_quote(quote)
+                        if pending:
+                            process_events()
+                    prices[iids[si]] = (a + b) / 2.0
+                    for handler in handlers[si]:
+                        handler(quote)
+                if pending:
+                    process_events()
+            if progress is not None:
+                progress(min(lo + CHUNK, total), total)
+
+    def _fire_timers(self, until_ns: int) -> None:
+        while (due := self.clock.pop_due(until_ns)) is not None:
+            event, callback = due
+            self.clock.now_ns = event.ts_event
+            callback(event)
+            self.execution.process_events()
+
+    def _guarded(self, body: Callable[[], object]) -> None:
+        """Run ``body``; an exception from strategy code becomes a :class:`StrategyError`."""
+        try:
+            body()
+        except StrategyError:
+            raise
+        except Exception as exc:
+            culprit = _strategy_frame(exc)
+            if culprit is None:
+                raise
+            strategy, callback = culprit
+            raise StrategyError(
+                f"strategy {strategy.id!r} raised {type(exc).__name__} in {callback} at "
+                f"{ns_to_iso(self.clock.now_ns)}: {exc}"
+            ) from exc
+
+    # -- equity ---------------------------------------------------------------------------------
+    def _on_fill(self, _fill: object) -> None:
+        self._snapshot(self.clock.now_ns)
+
+    def _snapshot(self, ts: int) -> None:
+        """Record A and the net positions q (see the module docstring) after a change."""
+        a = 0.0
+        q: dict[str, float] = {}
+        for venue in self.venues.values():
+            a += venue.equity()
+            for iid, pos in venue.positions.items():
+                if not pos.is_flat:
+                    q[iid] = pos.quantity * pos.instrument.multiplier
+                    a -= q[iid] * self.cache.price(iid)
+        self._snapshots.append((ts, a, q))
+
+    def _equity_curve(self, series: list[_Series], ts: np.ndarray) -> EquityCurve:
+        marks: dict[str, np.ndarray] = {}
+        for iid in sorted({s.instrument_id for s in series}):
+            own = [s for s in series if s.instrument_id == iid]
+            t = np.concatenate([s.ts_init for s in own])
+            p = np.concatenate([s.mark for s in own])
+            srt = np.argsort(t, kind="stable")
+            t, p = t[srt], p[srt]
+            idx = np.searchsorted(t, ts, side="right") - 1
+            marks[iid] = np.where(idx >= 0, p[np.maximum(idx, 0)], np.nan)
+        snap_ts = np.array([s[0] for s in self._snapshots], dtype=np.int64)
+        k = np.searchsorted(snap_ts, ts, side="right") - 1
+        k = np.maximum(k, 0)
+        a = np.array([s[1] for s in self._snapshots])[k]
+        equity = a.copy()
+        in_market = np.zeros(len(ts), dtype=bool)
+        for iid, mark in marks.items():
+            q = np.array([s[2].get(iid, 0.0) for s in self._snapshots])[k]
+            held = q != 0.0
+            equity += np.where(held, q * mark, 0.0)
+            in_market |= held
+        return EquityCurve(ts, equity, in_market, marks)
+
+    # -- records --------------------------------------------------------------------------------
+    def results_hash(self, curve: EquityCurve) -> str:
+        """Digest of every fill, trade and the final equity: equal for identical runs."""
+        h = hashlib.sha256()
+        h.update(msgspec.msgpack.encode(self.execution.fills))
+        h.update(msgspec.msgpack.encode(self.cache.round_trips))
+        h.update(repr(float(curve.equity[-1]) if len(curve.equity) else math.nan).encode())
+        return h.hexdigest()
+
+
+def _check_sorted(ts: np.ndarray, what: str) -> None:
+    if len(ts) > 1:
+        bad = np.flatnonzero(np.diff(ts) <= 0)
+        if len(bad):
+            i = int(bad[0]) + 1
+            raise DataError(f"{what}: timestamps must increase strictly; row {i + 1} "
+                            f"({ns_to_iso(int(ts[i]))}) follows {ns_to_iso(int(ts[i - 1]))}")
+
+
+def _window(s: _Series, start: int | None, end: int | None) -> _Series:
+    lo = 0 if start is None else int(np.searchsorted(s.ts_event, start, side="left"))
+    hi = len(s.ts_event) if end is None else int(np.searchsorted(s.ts_event, end, side="left"))
+    if lo == 0 and hi == len(s.ts_event):
+        return s
+    return _Series(s.kind, s.instrument_id, s.bar_type, s.ts_event[lo:hi], s.ts_init[lo:hi],
+                   tuple(f[lo:hi] for f in s.fields), s.mark[lo:hi])
+
+
+def _merge(series: Sequence[_Series]) -> tuple[np.ndarray, np.ndarray]:
+    """Global event order (by ts_init, then series) packed as ``series << 40 | row``."""
+    ts = np.concatenate([s.ts_init for s in series])
+    sid = np.concatenate([np.full(len(s.ts_init), i, dtype=np.int64)
+                          for i, s in enumerate(series)])
+    row = np.concatenate([np.arange(len(s.ts_init), dtype=np.int64) for s in series])
+    if len(series) == 1:
+        return row, ts
+    perm = np.lexsort((sid, ts))
+    return (sid[perm] << 40) | row[perm], ts[perm]
+
+
+def _gather(series: Sequence[_Series], sidx: np.ndarray,
+            ridx: np.ndarray) -> list[list[float] | list[int]]:
+    """Columns (ts_event, ts_init, f0..f4) of a chunk of the merged stream as Python lists."""
+    n = len(sidx)
+    if len(series) == 1:
+        s = series[0]
+        cols = [s.ts_event[ridx], s.ts_init[ridx]] + [f[ridx] for f in s.fields]
+    else:
+        cols = [np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)] + [
+            np.zeros(n) for _ in range(5)]
+        for i, s in enumerate(series):
+            mask = sidx == i
+            if not mask.any():
+                continue
+            rows = ridx[mask]
+            cols[0][mask] = s.ts_event[rows]
+            cols[1][mask] = s.ts_init[rows]
+            for j, f in enumerate(s.fields):
+                cols[2 + j][mask] = f[rows]
+    while len(cols) < 7:
+        cols.append(np.zeros(n))
+    return [c.tolist() for c in cols]
+
+
+def _strategy_frame(exc: BaseException) -> tuple[Strategy, str] | None:
+    """The innermost strategy method on the traceback: who raised, and in which callback."""
+    found: tuple[Strategy, str] | None = None
+    for frame, _ in traceback.walk_tb(exc.__traceback__):
+        owner = frame.f_locals.get("self")
+        if isinstance(owner, Strategy) and type(owner).__module__ != Strategy.__module__:
+            found = (owner, frame.f_code.co_name)
+        elif isinstance(owner, Strategy) and found is None:
+            found = (owner, frame.f_code.co_name)
+    return found

@@ -1,0 +1,134 @@
+"""The execution engine (OMS): routes orders to venues and venue events back to their owners.
+
+Venue events are queued and applied in order by :meth:`ExecutionEngine.process_events`, never
+inside the venue call that produced them. A strategy that submits an order therefore finishes
+its callback before hearing about the order, in a backtest exactly as live, and the single-
+threaded kernel never re-enters a strategy.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from ttquant.core.bus import MessageBus
+from ttquant.core.errors import InstrumentError
+from ttquant.model.account import AccountState
+from ttquant.model.cache import Cache
+from ttquant.model.events import (
+    OrderDenied,
+    OrderEvent,
+    OrderFilled,
+    OrderPendingCancel,
+    OrderPendingUpdate,
+    OrderSubmitted,
+)
+from ttquant.model.orders import Order, can_apply
+from ttquant.portfolio.portfolio import Portfolio
+
+
+class VenueClient(Protocol):
+    """What the execution engine needs from a venue, simulated or live."""
+
+    name: str
+
+    def set_event_handler(self, handler: Callable[[OrderEvent | AccountState], None]) -> None: ...
+    def submit_list(self, orders: Sequence[Order]) -> None: ...
+    def cancel(self, order: Order) -> None: ...
+    def modify(self, order: Order, quantity: float | None = None, price: float | None = None,
+               trigger_price: float | None = None) -> None: ...
+
+
+def order_topic(strategy_id: str) -> str:
+    return f"events.order.{strategy_id}"
+
+
+class ExecutionEngine:
+    def __init__(self, bus: MessageBus, cache: Cache, portfolio: Portfolio) -> None:
+        self.bus = bus
+        self.cache = cache
+        self.portfolio = portfolio
+        self.venues: dict[str, VenueClient] = {}
+        self.pending: deque[OrderEvent | AccountState] = deque()
+        self.fills: list[OrderFilled] = []
+        self.fill_listeners: list[Callable[[OrderFilled], None]] = []
+
+    def register_venue(self, venue: VenueClient) -> None:
+        self.venues[venue.name] = venue
+        venue.set_event_handler(self.pending.append)
+
+    # -- commands -------------------------------------------------------------------------------
+    def submit(self, orders: Sequence[Order]) -> None:
+        """Send one order or a contingent list (all members go to the same venue together)."""
+        now = self.cache.now()
+        venue = self._venue_for(orders[0])
+        for order in orders:
+            self.cache.add_order(order)
+            self._apply(order, OrderSubmitted(client_order_id=order.client_order_id,
+                                              strategy_id=order.strategy_id,
+                                              instrument_id=order.instrument_id,
+                                              ts_event=now, ts_init=now))
+        venue.submit_list(orders)
+
+    def deny(self, order: Order, reason: str, message: str) -> None:
+        """Record a pre-trade refusal; the order never reaches a venue."""
+        now = self.cache.now()
+        self.cache.add_order(order)
+        self.pending.append(OrderDenied(client_order_id=order.client_order_id,
+                                        strategy_id=order.strategy_id,
+                                        instrument_id=order.instrument_id, ts_event=now,
+                                        ts_init=now, reason=reason, message=message))
+
+    def cancel(self, order: Order) -> None:
+        if not can_apply(order.status, OrderPendingCancel):
+            return  # already done or already being canceled: nothing to do, never an error
+        self._apply(order, OrderPendingCancel(**self._ids(order)))
+        self._venue_for(order).cancel(order)
+
+    def modify(self, order: Order, quantity: float | None = None, price: float | None = None,
+               trigger_price: float | None = None) -> None:
+        if not can_apply(order.status, OrderPendingUpdate):
+            return
+        self._apply(order, OrderPendingUpdate(**self._ids(order)))
+        self._venue_for(order).modify(order, quantity, price, trigger_price)
+
+    def _ids(self, order: Order) -> dict[str, object]:
+        now = self.cache.now()
+        return {"client_order_id": order.client_order_id, "strategy_id": order.strategy_id,
+                "instrument_id": order.instrument_id, "ts_event": now, "ts_init": now,
+                "venue_order_id": order.venue_order_id}
+
+    def _venue_for(self, order: Order) -> VenueClient:
+        venue_name = order.instrument_id.rpartition("@")[2]
+        try:
+            return self.venues[venue_name]
+        except KeyError:
+            raise InstrumentError(
+                f"order {order.client_order_id}: no venue {venue_name!r} for "
+                f"{order.instrument_id} (venues: {', '.join(sorted(self.venues)) or 'none'})"
+            ) from None
+
+    # -- events ---------------------------------------------------------------------------------
+    def process_events(self) -> None:
+        """Apply queued venue events in arrival order, including those their handlers cause."""
+        pending = self.pending
+        while pending:
+            event = pending.popleft()
+            if isinstance(event, AccountState):
+                self.portfolio.on_account_state(event)
+                continue
+            order = self.cache.order(event.client_order_id)
+            if order is None:
+                continue  # not ours (live: reconciliation adopts or reports it)
+            self._apply(order, event)
+
+    def _apply(self, order: Order, event: OrderEvent) -> None:
+        order.apply(event)
+        self.cache.order_updated(order)
+        if isinstance(event, OrderFilled):
+            self.fills.append(event)
+            self.portfolio.on_fill(event, order)
+            for listener in self.fill_listeners:
+                listener(event)
+        self.bus.publish(order_topic(order.strategy_id), event)
