@@ -102,7 +102,13 @@ def format_statistic(key: str, value: StatisticValue) -> str:
 
 
 def format_duration(seconds: float) -> str:
-    """pandas-style ``"3 days 04:05:00"`` of a non-negative duration; microseconds only if any."""
+    """pandas-style ``"3 days 04:05:00"`` of a non-negative duration.
+
+    Sub-second digits are shown only for durations under a minute, where they carry meaning;
+    longer durations are rounded to the second.
+    """
+    if seconds >= 60:
+        seconds = round(seconds)
     total_us = round(seconds * _US_PER_SECOND)
     total_s, micros = divmod(total_us, _US_PER_SECOND)
     days, rest = divmod(total_s, _SECONDS_PER_DAY)

@@ -432,3 +432,17 @@ def _check_values(bars: OHLCV, loc: _Locator) -> None:
     if found:
         row, k = min(found)
         raise loc.error(row, checks[k][1](row))
+
+
+def infer_price_increment(bars: OHLCV, max_decimals: int = 10) -> float:
+    """The coarsest decimal tick (1, 0.1, 0.01, ...) on which every price of ``bars`` lies.
+
+    Files carry no instrument rules; the tick they were quoted in is the best default for
+    validating orders against them.
+    """
+    prices = np.concatenate([bars.open, bars.high, bars.low, bars.close])
+    for decimals in range(max_decimals + 1):
+        scaled = prices * 10.0**decimals
+        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-9 * np.maximum(1.0, np.abs(scaled))):
+            return float(10.0**-decimals)
+    return float(10.0**-max_decimals)

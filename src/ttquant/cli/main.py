@@ -1,0 +1,183 @@
+"""The ``ttq`` command."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from ttquant.core.errors import StrategyError, TTQuantError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="ttquant: research, backtest and trade with one strategy API.")
+strategies_app = typer.Typer(no_args_is_help=True, help="List and create strategies.")
+app.add_typer(strategies_app, name="strategies")
+
+err = Console(stderr=True)
+
+
+def _parse_sets(pairs: list[str]) -> dict[str, Any]:
+    from ttquant.core.errors import ConfigError
+
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {pair!r} is not of the form key=value")
+        params[key.strip()] = value.strip()
+    return params
+
+
+@app.command()
+def backtest(
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file")] = None,
+    strategy: Annotated[str | None, typer.Option(
+        "--strategy", "-s", help="strategy name or path/file.py:ClassName")] = None,
+    data: Annotated[list[Path] | None, typer.Option(
+        "--data", "-d", help="OHLCV file (CSV, CSV.gz or Parquet); repeat for more")] = None,
+    symbol: Annotated[list[str] | None, typer.Option(
+        "--symbol", help="symbol of each --data file, e.g. BTC/USDT")] = None,
+    venue: Annotated[str | None, typer.Option(help="venue name")] = None,
+    timerange: Annotated[str | None, typer.Option(
+        help="YYYYMMDD-YYYYMMDD, either end may be omitted")] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="strategy parameter key=value; repeat for more")] = None,
+    cash: Annotated[float | None, typer.Option(help="starting cash")] = None,
+    fee_bps: Annotated[float | None, typer.Option(help="fee per fill, basis points")] = None,
+    slippage_bps: Annotated[float | None, typer.Option(help="slippage on taker fills, bps")] = None,
+    size: Annotated[float | None, typer.Option(help="order size (the strategy's size)")] = None,
+    account: Annotated[str | None, typer.Option(help="margin or cash")] = None,
+    leverage: Annotated[float | None, typer.Option(help="margin account leverage")] = None,
+    market_fill: Annotated[str | None, typer.Option(
+        help="next_open (default) or close")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="output folder")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no summary tables")] = False,
+) -> None:
+    """Run an event-driven backtest and write results.json, CSVs and report.html."""
+    with _user_errors():
+        from ttquant.engine.config import BacktestConfig, DataConfig, StrategyConfig, load_config
+
+        cfg = load_config(config) if config else BacktestConfig()
+        if data:
+            symbols = symbol or []
+            if len(symbols) > len(data):
+                raise _config_error("more --symbol than --data values")
+            cfg.data = [DataConfig(file=str(f), symbol=symbols[i] if i < len(symbols)
+                                   else (symbols[-1] if len(data) == 1 and symbols else "BTC/USDT"))
+                        for i, f in enumerate(data)]
+        elif symbol:
+            raise _config_error("--symbol needs --data")
+        params = _parse_sets(set_ or [])
+        if size is not None:
+            params["size"] = size
+        if strategy:
+            cfg.strategies = [StrategyConfig(name=strategy, params=params)]
+        elif params:
+            if not cfg.strategies:
+                raise _config_error("--set and --size need a strategy (--strategy or config)")
+            for s in cfg.strategies:
+                s.params = {**s.params, **params}
+        v = cfg.venue
+        for field, value in (("name", venue), ("cash", cash), ("fee_bps", fee_bps),
+                             ("slippage_bps", slippage_bps), ("account", account),
+                             ("leverage", leverage), ("market_fill", market_fill)):
+            if value is not None:
+                setattr(v, field, value)
+        if v.account not in ("cash", "margin"):
+            raise _config_error(f"--account must be cash or margin, got {v.account!r}")
+        if v.market_fill not in ("next_open", "close"):
+            raise _config_error(f"--market-fill must be next_open or close, got {v.market_fill!r}")
+        if timerange is not None:
+            cfg.timerange = timerange
+        if out is not None:
+            cfg.out = str(out)
+        _run_backtest(cfg, quiet)
+
+
+def _run_backtest(cfg: Any, quiet: bool) -> None:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from ttquant.analytics.export import write_results
+    from ttquant.cli.summary import print_summary
+    from ttquant.engine.runner import run_backtest
+
+    console = Console()
+    with Progress(TextColumn("backtest"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                  TimeRemainingColumn(), console=err, transient=True,
+                  disable=quiet or not err.is_terminal) as bar:
+        task = bar.add_task("run", total=None)
+        result = run_backtest(cfg, lambda done, total: bar.update(task, completed=done,
+                                                                   total=total))
+    if not quiet:
+        print_summary(result, console)
+    if cfg.out:
+        folder = write_results(result, cfg.out)
+        console.print(f"results written to [bold]{folder}[/] (report: {folder / 'report.html'})")
+
+
+@strategies_app.command("list")
+def strategies_list() -> None:
+    """Show every available strategy with its parameters, defaults and ranges."""
+    from rich.table import Table
+
+    from ttquant.strategy.registry import available_strategies
+
+    with _user_errors():
+        table = Table(title="Strategies")
+        for col in ("Name", "Source", "Parameters", "Description"):
+            table.add_column(col)
+        for name, (cls, source) in sorted(available_strategies().items()):
+            params = "\n".join(
+                f"{p.name}: {p.type.__name__} = {p.param.default!r}"
+                + (f" [{p.param.min}..{p.param.max}]" if p.param.min is not None
+                   or p.param.max is not None else "")
+                + (f" {list(p.param.choices)}" if p.param.choices else "")
+                for p in cls.params_spec.values())
+            doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+            table.add_row(name, source, params, doc)
+        Console().print(table)
+
+
+def _config_error(message: str) -> TTQuantError:
+    from ttquant.core.errors import ConfigError
+
+    return ConfigError(message)
+
+
+class _user_errors:  # noqa: N801 - used as a lowercase context manager
+    """Turn ttquant errors into one-line messages and exit codes; no traceback but the user's."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: Any) -> bool:
+        if exc is None or not isinstance(exc, TTQuantError):
+            return False
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        if isinstance(exc, StrategyError) and exc.__cause__ is not None:
+            err.print(_user_traceback(exc.__cause__), highlight=False, markup=False)
+            raise typer.Exit(3)
+        raise typer.Exit(2)
+
+
+def _user_traceback(exc: BaseException) -> str:
+    """The traceback of a strategy's exception, without ttquant's own frames."""
+    package = str(Path(__file__).resolve().parents[1])
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if not str(Path(f.filename).resolve()).startswith(package)]
+    lines = ["Traceback (strategy code):\n", *traceback.format_list(frames)]
+    lines += traceback.format_exception_only(type(exc), exc)
+    return "".join(lines).rstrip()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""Run a backtest described by a :class:`BacktestConfig` and collect everything it produced."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ttquant.analytics.statistics import TradeArrays, compute_statistics
+from ttquant.core.errors import ConfigError
+from ttquant.data.bars import OHLCV, infer_price_increment, infer_step_ns, load_ohlcv
+from ttquant.data.timerange import parse_timerange
+from ttquant.engine.backtest import BacktestEngine, EquityCurve
+from ttquant.engine.config import BacktestConfig
+from ttquant.model.data import BarType
+from ttquant.model.enums import AccountType
+from ttquant.model.events import OrderFilled
+from ttquant.model.instruments import Instrument, instrument_from_symbol
+from ttquant.model.orders import Order
+from ttquant.model.position import Position, RoundTrip
+from ttquant.strategy.registry import load_strategy_class
+from ttquant.venues.sim.models import BpsSlippage, FeeModel, FillModel, FixedTickSlippage, \
+    SlippageModel
+
+
+@dataclass(slots=True)
+class BacktestResult:
+    config: BacktestConfig
+    curve: EquityCurve
+    statistics: dict[str, float | int | str | None]
+    round_trips: list[RoundTrip]
+    orders: list[Order]
+    fills: list[OrderFilled]
+    open_positions: list[Position]
+    instruments: dict[str, Instrument]
+    bars: dict[str, OHLCV]
+    results_hash: str
+    strategy_ids: list[str] = field(default_factory=list)
+
+    @property
+    def final_equity(self) -> float:
+        return float(self.curve.equity[-1])
+
+
+def build_engine(config: BacktestConfig) -> tuple[BacktestEngine, dict[str, OHLCV]]:
+    """An engine with the config's venue, instruments, data and strategies added."""
+    if not config.data:
+        raise ConfigError("no data: give --data FILE or a [[data]] table in the config")
+    if not config.strategies:
+        raise ConfigError("no strategy: give --strategy NAME or a [[strategies]] table")
+    v = config.venue
+    engine = BacktestEngine()
+    maker = v.maker_fee_bps if v.maker_fee_bps is not None else v.fee_bps
+    taker = v.taker_fee_bps if v.taker_fee_bps is not None else v.fee_bps
+    slippage: SlippageModel = SlippageModel()
+    if v.slippage_bps and v.slippage_ticks:
+        raise ConfigError("give slippage_bps or slippage_ticks, not both")
+    if v.slippage_bps:
+        slippage = BpsSlippage(v.slippage_bps)
+    elif v.slippage_ticks:
+        slippage = FixedTickSlippage(v.slippage_ticks)
+    if v.cash <= 0:
+        raise ConfigError(f"venue cash must be positive, got {v.cash}")
+    engine.add_venue(
+        v.name,
+        account_type=AccountType.CASH if v.account == "cash" else AccountType.MARGIN,
+        base_currency=v.base_currency,
+        starting_balances={v.base_currency: v.cash},
+        leverage=v.leverage,
+        fill_model=FillModel(v.market_fill, v.volume_limit),
+        fee_model=FeeModel(None if maker is None else maker * 1e-4,
+                           None if taker is None else taker * 1e-4),
+        slippage_model=slippage,
+    )
+    bars: dict[str, OHLCV] = {}
+    for spec in config.data:
+        ohlcv = load_ohlcv(spec.file)
+        increment = spec.price_increment or infer_price_increment(ohlcv)
+        instrument = instrument_from_symbol(
+            spec.symbol, v.name, price_increment=increment, size_increment=spec.size_increment,
+            min_quantity=spec.min_quantity, min_notional=spec.min_notional)
+        if instrument.id in bars:
+            raise ConfigError(f"data for {instrument.id} is given twice")
+        engine.add_instrument(instrument)
+        step = infer_step_ns(ohlcv.ts)
+        engine.add_bars(BarType(instrument.id, step), ohlcv.ts, ohlcv.open, ohlcv.high,
+                        ohlcv.low, ohlcv.close, ohlcv.volume)
+        bars[instrument.id] = ohlcv
+    for s in config.strategies:
+        cls = load_strategy_class(s.name)
+        instruments = [i if "@" in i else f"{i}@{v.name.upper()}" for i in s.instruments]
+        engine.add_strategy(cls(strategy_id=s.id, instruments=instruments, **s.params))
+    return engine, bars
+
+
+def run_backtest(config: BacktestConfig,
+                 progress: Callable[[int, int], None] | None = None) -> BacktestResult:
+    engine, bars = build_engine(config)
+    start, end = parse_timerange(config.timerange) if config.timerange else (None, None)
+    curve = engine.run(start, end, progress)
+    trips = list(engine.cache.round_trips)
+    first = next(iter(bars))
+    statistics = compute_statistics(
+        curve.ts, curve.equity, trade_arrays(trips), in_market=curve.in_market,
+        benchmark=curve.marks.get(first), risk_free_rate=config.risk_free_rate)
+    return BacktestResult(
+        config=config,
+        curve=curve,
+        statistics=statistics,
+        round_trips=trips,
+        orders=list(engine.cache.orders.values()),
+        fills=list(engine.execution.fills),
+        open_positions=list(engine.cache.open_positions()),
+        instruments=dict(engine.cache.instruments),
+        bars=bars,
+        results_hash=engine.results_hash(curve),
+        strategy_ids=[s.id for s in engine.strategies],
+    )
+
+
+def trade_arrays(trips: list[RoundTrip]) -> TradeArrays:
+    if not trips:
+        return TradeArrays.empty()
+    return TradeArrays(
+        entry_ns=np.array([t.entry_ns for t in trips], dtype=np.int64),
+        exit_ns=np.array([t.exit_ns for t in trips], dtype=np.int64),
+        pnl=np.array([t.pnl for t in trips]),
+        return_pct=np.array([t.return_pct for t in trips]),
+        fees=np.array([t.fees for t in trips]),
+    )
