@@ -17,9 +17,11 @@ from ttquant.core.errors import InstrumentError
 from ttquant.model.account import AccountState
 from ttquant.model.cache import Cache
 from ttquant.model.events import (
+    OrderCancelRejected,
     OrderDenied,
     OrderEvent,
     OrderFilled,
+    OrderModifyRejected,
     OrderPendingCancel,
     OrderPendingUpdate,
     OrderSubmitted,
@@ -53,6 +55,7 @@ class ExecutionEngine:
         self.pending: deque[OrderEvent | AccountState] = deque()
         self.fills: list[OrderFilled] = []
         self.fill_listeners: list[Callable[[OrderFilled], None]] = []
+        self._topics: dict[str, str] = {}
 
     def register_venue(self, venue: VenueClient) -> None:
         self.venues[venue.name] = venue
@@ -124,11 +127,17 @@ class ExecutionEngine:
             self._apply(order, event)
 
     def _apply(self, order: Order, event: OrderEvent) -> None:
-        order.apply(event)
-        self.cache.order_updated(order)
+        if not (order.is_closed and isinstance(event, OrderCancelRejected | OrderModifyRejected)):
+            # a cancel/modify that lost the race against a fill is news for the strategy only:
+            # the order's life is over and its state machine accepts nothing more
+            order.apply(event)
+            self.cache.order_updated(order)
         if isinstance(event, OrderFilled):
             self.fills.append(event)
             self.portfolio.on_fill(event, order)
             for listener in self.fill_listeners:
                 listener(event)
-        self.bus.publish(order_topic(order.strategy_id), event)
+        topic = self._topics.get(order.strategy_id)
+        if topic is None:
+            topic = self._topics[order.strategy_id] = order_topic(order.strategy_id)
+        self.bus.publish(topic, event)

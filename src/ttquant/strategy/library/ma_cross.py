@@ -11,6 +11,9 @@ from ttquant.strategy.params import Param
 from ttquant.strategy.strategy import Strategy
 
 
+_TIE = 1e-12
+
+
 class MACross(Strategy):
     """Go long when the fast moving average crosses above the slow one.
 
@@ -18,8 +21,10 @@ class MACross(Strategy):
     exponential, per ``ma``) of the close:
 
     - *cross up*: fast was strictly below slow on the previous bar and is strictly above it now;
-      *cross down* is the mirror image. (A touch without crossing is no signal; this is
-      backtesting.py's ``crossover`` definition.)
+      *cross down* is the mirror image. A touch without crossing is no signal (backtesting.py's
+      ``crossover`` definition). Averages within 1e-12 of each other (relative) count as equal:
+      two means of the same prices computed over different windows differ in their last bits,
+      and that rounding noise must not decide a trade.
     - cross up: target a position of ``+size`` (closing a short first).
     - cross down: target ``0`` when ``long_only``, else ``-size``.
 
@@ -41,18 +46,18 @@ class MACross(Strategy):
         kind = SMA if self.ma == "sma" else EMA
         self._fast = kind(self.fast)
         self._slow = kind(self.slow)
-        self._prev_fast = math.nan
-        self._prev_slow = math.nan
+        self._prev_diff = math.nan
         self.subscribe_bars(self.bar_type())
 
     def on_bar(self, bar: Bar) -> None:
-        fast = self._fast.update(bar.close)
         slow = self._slow.update(bar.close)
-        prev_fast, prev_slow = self._prev_fast, self._prev_slow
-        self._prev_fast, self._prev_slow = fast, slow
-        if prev_fast < prev_slow and fast > slow:  # NaN compares false: no signal in warm-up
+        diff = self._fast.update(bar.close) - slow
+        tie = _TIE * abs(slow)
+        prev = self._prev_diff  # fast - slow on the previous bar; NaN in warm-up compares false
+        self._prev_diff = 0.0 if -tie <= diff <= tie else diff
+        if prev < 0.0 and diff > tie:
             self.order_target_quantity(self.size)
-        elif prev_fast > prev_slow and fast < slow:
+        elif prev > 0.0 and diff < -tie:
             self.order_target_quantity(0.0 if self.long_only else -self.size)
 
 

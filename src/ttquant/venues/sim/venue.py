@@ -115,7 +115,11 @@ class SimulatedVenue:
         by_id = {s.order.client_order_id: s for s in sims}
         for sim in sims:
             sim.parent = by_id.get(sim.order.parent_order_id)
-            sim.linked = [by_id[i] for i in sim.order.linked_order_ids if i in by_id]
+            if sim.parent is not None:
+                sim.parent.children.append(sim)
+        for sim in sims:  # parents first: a sibling's parent must be known to link it
+            sim.linked = [by_id[i] for i in sim.order.linked_order_ids
+                          if i in by_id and by_id[i].parent is sim.parent]
         for sim in sims:
             reason, message = self._check(sim)
             if reason:
@@ -218,7 +222,8 @@ class SimulatedVenue:
                 order.side is OrderSide.BUY)):
             return (RejectReason.REDUCE_ONLY_WOULD_INCREASE,
                     f"reduce-only {order.side.value} would increase the position of {pos}")
-        if sim.parent is None and not order.reduce_only:
+        if sim.parent is None and not order.reduce_only and order.order_type is not OrderType.MARKET:
+            # market orders are checked when they fill, at the price they fill at
             return self._check_funds(inst, order.side, order.quantity, ref, exclude=None)
         return "", ""
 
@@ -311,6 +316,9 @@ class SimulatedVenue:
                 return 0.0
         elif sim.parent is None and order.order_type is OrderType.MARKET:
             reason, message = self._check_funds(inst, order.side, qty, price, exclude=sim)
+            if reason and sim.filled > 0.0:
+                self.cancel_working(sim, ts_init)  # a venue cancels, not rejects, a live order
+                return 0.0
             if reason:
                 self.finish(sim, OrderRejected(**_ids(order, ts_init, sim.order_id),
                                                reason=reason, message=message + " at fill"))
