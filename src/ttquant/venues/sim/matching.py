@@ -37,6 +37,7 @@ class SimOrder:
 
     __slots__ = (
         "active",
+        "children",
         "done",
         "expire_ns",
         "extreme",
@@ -68,6 +69,7 @@ class SimOrder:
         self.marketable_on_arrival = False
         self.expire_ns = order.expire_ns
         self.parent: SimOrder | None = None
+        self.children: list[SimOrder] = []  # bracket exits held until this order fills
         self.linked: list[SimOrder] = []
 
     def reference_price(self, last: float) -> float:
@@ -107,8 +109,9 @@ class MatchingEngine:
             self.orders.remove(sim)
         self.working = bool(self.orders)
 
-    def children_of(self, parent: SimOrder) -> list[SimOrder]:
-        return [o for o in self.orders if o.parent is parent]
+    @staticmethod
+    def children_of(parent: SimOrder) -> list[SimOrder]:
+        return [o for o in parent.children if not o.done]
 
     def capacity_of(self, sim: SimOrder) -> float:
         """Quantity ``sim`` may still fill; a child never exceeds what its parent filled."""
@@ -121,8 +124,15 @@ class MatchingEngine:
     def last_price(self) -> float:
         return self.venue.cache.price(self.instrument.id)
 
+    def touch_price(self, is_buy: bool) -> float:
+        """The price a marketable order meets now: the ask (bid) of a current quote, else last."""
+        quote = self.venue.cache.quotes.get(self.instrument.id)
+        if quote is not None and quote.ts_init == self.venue.cache.now():
+            return quote.ask_price if is_buy else quote.bid_price
+        return self.last_price()
+
     def would_take(self, sim: SimOrder) -> bool:
-        last = self.last_price()
+        last = self.touch_price(sim.is_buy)
         if sim.price is None or math.isnan(last):
             return False
         return sim.price >= last if sim.is_buy else sim.price <= last
@@ -140,7 +150,7 @@ class MatchingEngine:
         if (kind is OrderType.MARKET and self.venue.fill_model.market_fill == "close"
                 and not math.isnan(last)):
             now = self.venue.cache.now()
-            self._fill(sim, last, True, math.inf, now, now)
+            self._fill(sim, self.touch_price(sim.is_buy), True, math.inf, now, now)
 
     # -- matching -------------------------------------------------------------------------------
     def process_bar(self, bar: Bar) -> None:
@@ -176,14 +186,22 @@ class MatchingEngine:
                 self.venue.cancel_working(sim, ts)
 
     def _match_point(self, buy_px: float, sell_px: float, jump: bool, move: float,
-                     capacity: float, bar: Bar | None, ts_event: int, ts_init: int) -> float:
-        """Fill what the price point reaches; returns the capacity left."""
+                     capacity: float, bar: Bar | None, ts_event: int, ts_init: int,
+                     seen: frozenset[SimOrder] = frozenset()) -> float:
+        """Fill what the price point reaches; returns the capacity left.
+
+        Orders released by a fill at this point (bracket children) are matched at the same
+        point next: the price went on to it after the entry filled, so they live in the rest of
+        the bar's path. ``seen`` holds the orders already matched at this point.
+        """
         hits: list[tuple[float, int, int, SimOrder, float, bool]] = []
+        considered = set(seen)
         for seq, sim in enumerate(self.orders):
-            if not sim.active or sim.done:
+            if not sim.active or sim.done or sim in seen:
                 continue
+            considered.add(sim)
             px = buy_px if sim.is_buy else sell_px
-            hit = self._hit(sim, px, jump)
+            hit = self._hit(sim, px, jump, bar is not None)
             if hit is not None:
                 fill_px, is_taker = hit
                 # along an upward move lower levels are crossed first, along a downward one
@@ -194,7 +212,9 @@ class MatchingEngine:
         for _, _, _, sim, fill_px, is_taker in hits:
             if sim.done or not sim.active:
                 continue
-            if bar is not None and not sim.is_stop:
+            if bar is not None and not jump and not sim.is_stop:
+                # at the open nothing came before; inside the bar, an OCO stop reached anywhere
+                # in it is assumed to have come first
                 stop = self._oco_stop_hit_in_bar(sim, bar)
                 if stop is not None:
                     stop_px = self._stop_fill_price(stop, bar)
@@ -203,11 +223,20 @@ class MatchingEngine:
                         continue
             capacity -= self._fill(sim, fill_px, is_taker, capacity, ts_event, ts_init)
             if capacity <= _EPS:
-                break
+                return capacity
+        if any(o.active and not o.done and o not in considered for o in self.orders):
+            return self._match_point(buy_px, sell_px, jump, move, capacity, bar, ts_event,
+                                     ts_init, frozenset(considered))
         return capacity
 
-    def _hit(self, sim: SimOrder, px: float, jump: bool) -> tuple[float, bool] | None:
-        """The price and liquidity of a fill of ``sim`` at point ``px``, or None."""
+    def _hit(self, sim: SimOrder, px: float, jump: bool,
+             at_bar_open: bool) -> tuple[float, bool] | None:
+        """The price and liquidity of a fill of ``sim`` at point ``px``, or None.
+
+        A resting limit jumped over by a trade or quote fills at its own price: the market
+        passed through it on the way (conservative). Only a bar's open, where trading may have
+        paused (a gap), or an order that was marketable on arrival, fills at the better price.
+        """
         kind = sim.order.order_type
         if kind is OrderType.MARKET:
             return px, True
@@ -240,7 +269,7 @@ class MatchingEngine:
             crossed = px <= sim.price if sim.is_buy else px >= sim.price
             if not crossed:
                 return None
-            if jump:
+            if jump and (at_bar_open or sim.marketable_on_arrival):
                 better = min(px, sim.price) if sim.is_buy else max(px, sim.price)
                 return better, sim.marketable_on_arrival
             return sim.price, sim.marketable_on_arrival
@@ -286,5 +315,8 @@ class MatchingEngine:
             return 0.0
         if is_taker:
             price = self.venue.slippage_model.adjust(price, sim.order.side, self.instrument)
+            if sim.acts_as_limit and sim.price is not None:
+                # slippage may eat into a limit order's edge, never past its limit
+                price = min(price, sim.price) if sim.is_buy else max(price, sim.price)
         liquidity = LiquiditySide.TAKER if is_taker else LiquiditySide.MAKER
         return self.venue.fill(sim, qty, price, liquidity, ts_event, ts_init)
