@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.conftest import DEMO_DATA, REPO
 from typer.testing import CliRunner
 
-from tests.conftest import DEMO_DATA, REPO
 from ttquant.cli.main import app
 
 runner = CliRunner()
@@ -35,13 +35,31 @@ def _run(*args: str) -> tuple[int, str]:
 def test_demo_config_writes_every_result_file(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     proc = subprocess.run(
-        [sys.executable, "-m", "ttquant.cli.main", "backtest", "--config",
-         str(REPO / "examples" / "demo.toml"), "--out", str(out)],
-        capture_output=True, text=True, cwd=REPO, check=False)
+        [
+            sys.executable,
+            "-m",
+            "ttquant.cli.main",
+            "backtest",
+            "--config",
+            str(REPO / "examples" / "demo.toml"),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "SUMMARY METRICS" in proc.stdout and "BACKTESTING REPORT" in proc.stdout
-    for name in ("results.json", "trades.csv", "orders.csv", "fills.csv", "equity.csv",
-                 "report.html"):
+    for name in (
+        "results.json",
+        "trades.csv",
+        "orders.csv",
+        "fills.csv",
+        "equity.csv",
+        "report.html",
+    ):
         assert (out / name).stat().st_size > 0, name
     doc = json.loads((out / "results.json").read_text())
     assert len(doc["statistics"]) >= 30
@@ -51,8 +69,17 @@ def test_demo_config_writes_every_result_file(tmp_path: Path) -> None:
     with (out / "trades.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == doc["n_trades"]
-    for col in ("entry_ts", "exit_ts", "side", "qty", "entry_price", "exit_price", "pnl", "fees",
-                "exit_reason"):
+    for col in (
+        "entry_ts",
+        "exit_ts",
+        "side",
+        "qty",
+        "entry_price",
+        "exit_price",
+        "pnl",
+        "fees",
+        "exit_reason",
+    ):
         assert col in rows[0]
     assert rows[0]["entry_ts"].endswith("Z") and "T" in rows[0]["entry_ts"]
     # the trade PnL adds up to the change in equity when nothing is left open
@@ -65,20 +92,53 @@ def test_demo_config_writes_every_result_file(tmp_path: Path) -> None:
 def test_same_input_gives_the_same_results_hash(tmp_path: Path) -> None:
     hashes = []
     for i in range(2):
-        code, output = _run("--strategy", "sma_cross", "--data", str(DEMO_DATA), "--symbol",
-                            "BTC/USDT", "--timerange", "20240101-20240108", "--fee-bps", "10",
-                            "--out", str(tmp_path / str(i)), "-q")
+        code, output = _run(
+            "--strategy",
+            "sma_cross",
+            "--data",
+            str(DEMO_DATA),
+            "--symbol",
+            "BTC/USDT",
+            "--timerange",
+            "20240101-20240108",
+            "--fee-bps",
+            "10",
+            "--out",
+            str(tmp_path / str(i)),
+            "-q",
+        )
         assert code == 0, output
         hashes.append(json.loads((tmp_path / str(i) / "results.json").read_text())["results_hash"])
     assert hashes[0] == hashes[1]
-    assert (tmp_path / "0" / "fills.csv").read_bytes() == (tmp_path / "1" / "fills.csv").read_bytes()
+    assert (tmp_path / "0" / "fills.csv").read_bytes() == (
+        tmp_path / "1" / "fills.csv"
+    ).read_bytes()
 
 
 def test_flags_reach_the_strategy_and_venue(tmp_path: Path) -> None:
-    code, output = _run("--strategy", "ema_cross", "--data", str(DEMO_DATA), "--symbol",
-                        "BTC/USDT", "--set", "fast=5", "--set", "slow=20", "--set",
-                        "long_only=false", "--size", "0.25", "--cash", "50000", "--timerange",
-                        "20240102-20240103", "--out", str(tmp_path), "-q")
+    code, output = _run(
+        "--strategy",
+        "ema_cross",
+        "--data",
+        str(DEMO_DATA),
+        "--symbol",
+        "BTC/USDT",
+        "--set",
+        "fast=5",
+        "--set",
+        "slow=20",
+        "--set",
+        "long_only=false",
+        "--size",
+        "0.25",
+        "--cash",
+        "50000",
+        "--timerange",
+        "20240102-20240103",
+        "--out",
+        str(tmp_path),
+        "-q",
+    )
     assert code == 0, output
     doc = json.loads((tmp_path / "results.json").read_text())
     params = doc["config"]["strategies"][0]["params"]
@@ -101,9 +161,19 @@ def test_user_strategy_file(tmp_path: Path) -> None:
         "    qty: float = Param(0.5)\n"
         "    def on_bar(self, bar):\n"
         "        if self.position().is_flat and not self.open_orders():\n"
-        "            self.buy(self.qty)\n")
-    code, output = _run("--strategy", f"{source}:BuyOnce", "--data", str(DEMO_DATA),
-                        "--timerange", "20240101-20240102", "--out", str(tmp_path / "o"), "-q")
+        "            self.buy(self.qty)\n"
+    )
+    code, output = _run(
+        "--strategy",
+        f"{source}:BuyOnce",
+        "--data",
+        str(DEMO_DATA),
+        "--timerange",
+        "20240101-20240102",
+        "--out",
+        str(tmp_path / "o"),
+        "-q",
+    )
     assert code == 0, output
     doc = json.loads((tmp_path / "o" / "results.json").read_text())
     assert doc["open_positions"][0]["quantity"] == 0.5
@@ -116,7 +186,8 @@ def test_strategy_exception_names_strategy_callback_and_time(tmp_path: Path) -> 
         "class Broken(Strategy):\n"
         "    def on_bar(self, bar):\n"
         "        if bar.ts_event >= 1704067800000000000:\n"
-        "            raise ValueError('boom at ' + str(bar.close))\n")
+        "            raise ValueError('boom at ' + str(bar.close))\n"
+    )
     code, output = _run("--strategy", f"{source}:Broken", "--data", str(DEMO_DATA))
     assert code == 3
     assert "strategy 'broken' raised ValueError in on_bar at 2024-01-01T00:11:00Z" in output
@@ -131,18 +202,32 @@ def _bad_file(tmp_path: Path, body: str, name: str = "bad.csv") -> Path:
 
 
 BAD_FILES = {
-    "missing_column": ("ts,open,high,low,volume\n1704067200000,1,2,0.5,3\n", "line 1",
-                       "close"),
-    "nan_price": (HEADER + "1704067200000,1,2,0.5,1.5,3\n1704067260000,1,2,0.5,NaN,3\n",
-                  "line 3", "NaN"),
-    "non_positive": (HEADER + "1704067200000,1,2,0.5,1.5,3\n1704067260000,1,2,0,1.5,3\n",
-                     "line 3", "positive"),
-    "high_below_low": (HEADER + "1704067200000,1,2,0.5,1.5,3\n1704067260000,1,0.4,0.5,0.45,3\n",
-                       "line 3", "high"),
-    "unsorted": (HEADER + "1704067260000,1,2,0.5,1.5,3\n1704067200000,1,2,0.5,1.5,3\n",
-                 "line 3", "must increase"),
-    "duplicate": (HEADER + "1704067200000,1,2,0.5,1.5,3\n1704067200000,1,2,0.5,1.5,3\n",
-                  "line 3", "duplicate"),
+    "missing_column": ("ts,open,high,low,volume\n1704067200000,1,2,0.5,3\n", "line 1", "close"),
+    "nan_price": (
+        HEADER + "1704067200000,1,2,0.5,1.5,3\n1704067260000,1,2,0.5,NaN,3\n",
+        "line 3",
+        "NaN",
+    ),
+    "non_positive": (
+        HEADER + "1704067200000,1,2,0.5,1.5,3\n1704067260000,1,2,0,1.5,3\n",
+        "line 3",
+        "positive",
+    ),
+    "high_below_low": (
+        HEADER + "1704067200000,1,2,0.5,1.5,3\n1704067260000,1,0.4,0.5,0.45,3\n",
+        "line 3",
+        "high",
+    ),
+    "unsorted": (
+        HEADER + "1704067260000,1,2,0.5,1.5,3\n1704067200000,1,2,0.5,1.5,3\n",
+        "line 3",
+        "must increase",
+    ),
+    "duplicate": (
+        HEADER + "1704067200000,1,2,0.5,1.5,3\n1704067200000,1,2,0.5,1.5,3\n",
+        "line 3",
+        "duplicate",
+    ),
     "empty": (HEADER, "bad.csv", "no"),
 }
 
@@ -157,18 +242,24 @@ def test_bad_data_file_gives_one_line_error(tmp_path: Path, case: str) -> None:
     assert "bad.csv" in output and where in output and what.lower() in output.lower(), output
 
 
-@pytest.mark.parametrize(("args", "expected"), [
-    (["--strategy", "no_such_strategy"], "unknown strategy 'no_such_strategy'"),
-    (["--strategy", "sma_cross", "--set", "fastt=3"], "unknown parameter 'fastt'"),
-    (["--strategy", "sma_cross", "--set", "fast=abc"], "parameter 'fast' must be int, got 'abc'"),
-    (["--strategy", "sma_cross", "--set", "long_only=maybe"], "must be bool"),
-    (["--strategy", "sma_cross", "--set", "fast=0"], "must be >= 1"),
-    (["--strategy", "sma_cross", "--set", "fast"], "not of the form key=value"),
-    (["--strategy", "sma_cross", "--timerange", "2024-01-01"], "2024-01-01"),
-    (["--strategy", "sma_cross", "--account", "spot"], "--account must be cash or margin"),
-    (["--strategy", "sma_cross", "--timerange", "20300101-"], "no market data"),
-    (["--strategy", "missing.py:Thing"], "missing.py does not exist"),
-])
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--strategy", "no_such_strategy"], "unknown strategy 'no_such_strategy'"),
+        (["--strategy", "sma_cross", "--set", "fastt=3"], "unknown parameter 'fastt'"),
+        (
+            ["--strategy", "sma_cross", "--set", "fast=abc"],
+            "parameter 'fast' must be int, got 'abc'",
+        ),
+        (["--strategy", "sma_cross", "--set", "long_only=maybe"], "must be bool"),
+        (["--strategy", "sma_cross", "--set", "fast=0"], "must be >= 1"),
+        (["--strategy", "sma_cross", "--set", "fast"], "not of the form key=value"),
+        (["--strategy", "sma_cross", "--timerange", "2024-01-01"], "2024-01-01"),
+        (["--strategy", "sma_cross", "--account", "spot"], "--account must be cash or margin"),
+        (["--strategy", "sma_cross", "--timerange", "20300101-"], "no market data"),
+        (["--strategy", "missing.py:Thing"], "missing.py does not exist"),
+    ],
+)
 def test_bad_arguments_give_one_line_error(args: list[str], expected: str) -> None:
     code, output = _run("--data", str(DEMO_DATA), *args)
     assert code == 2, output

@@ -12,8 +12,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-
 from tests.conftest import BTC_1M
+
 from ttquant.data.bars import OHLCV, load_ohlcv
 from ttquant.engine.backtest import BacktestEngine
 from ttquant.model.data import BarType
@@ -49,24 +49,42 @@ def _backtesting_py(bars: OHLCV, commission: float) -> tuple[pd.DataFrame, float
                 self.position.close()
 
     frame = pd.DataFrame(
-        {"Open": bars.open, "High": bars.high, "Low": bars.low, "Close": bars.close,
-         "Volume": bars.volume},
-        index=pd.to_datetime(bars.ts, utc=True))
+        {
+            "Open": bars.open,
+            "High": bars.high,
+            "Low": bars.low,
+            "Close": bars.close,
+            "Volume": bars.volume,
+        },
+        index=pd.to_datetime(bars.ts, utc=True),
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        stats = Backtest(frame, SmaCross, cash=CASH, commission=commission,
-                         finalize_trades=False).run()
+        stats = Backtest(
+            frame, SmaCross, cash=CASH, commission=commission, finalize_trades=False
+        ).run()
     return stats._trades, float(stats["Equity Final [$]"])
 
 
 def _ttquant(bars: OHLCV, commission: float) -> tuple[BacktestEngine, float]:
     engine = BacktestEngine()
-    engine.add_venue("BINANCE", base_currency="USDT", starting_balances={"USDT": CASH},
-                     fee_model=FeeModel(maker=commission, taker=commission))
+    engine.add_venue(
+        "BINANCE",
+        base_currency="USDT",
+        starting_balances={"USDT": CASH},
+        fee_model=FeeModel(maker=commission, taker=commission),
+    )
     instrument = spot("BTC/USDT", "BINANCE", price_increment=0.01, size_increment=1e-5)
     engine.add_instrument(instrument)
-    engine.add_bars(BarType.time(instrument.id, "1m"), bars.ts, bars.open, bars.high, bars.low,
-                    bars.close, bars.volume)
+    engine.add_bars(
+        BarType.time(instrument.id, "1m"),
+        bars.ts,
+        bars.open,
+        bars.high,
+        bars.low,
+        bars.close,
+        bars.volume,
+    )
     engine.add_strategy(SMACross(fast=10, slow=30, long_only=True, size=1.0))
     curve = engine.run()
     return engine, float(curve.equity[-1])
@@ -77,16 +95,22 @@ def test_same_trades_and_final_equity_without_fees(year_2022: OHLCV) -> None:
     engine, equity = _ttquant(year_2022, 0.0)
     trips = engine.cache.round_trips
     assert len(expected) > 10_000  # a real test: thousands of trades
-    got = pd.DataFrame({
-        "EntryTime": [t.entry_ns for t in trips], "ExitTime": [t.exit_ns for t in trips],
-        "EntryPrice": [t.entry_price for t in trips], "ExitPrice": [t.exit_price for t in trips],
-    })
-    want = pd.DataFrame({
-        "EntryTime": expected["EntryTime"].astype("int64").to_numpy(),
-        "ExitTime": expected["ExitTime"].astype("int64").to_numpy(),
-        "EntryPrice": expected["EntryPrice"].to_numpy(),
-        "ExitPrice": expected["ExitPrice"].to_numpy(),
-    })
+    got = pd.DataFrame(
+        {
+            "EntryTime": [t.entry_ns for t in trips],
+            "ExitTime": [t.exit_ns for t in trips],
+            "EntryPrice": [t.entry_price for t in trips],
+            "ExitPrice": [t.exit_price for t in trips],
+        }
+    )
+    want = pd.DataFrame(
+        {
+            "EntryTime": expected["EntryTime"].astype("int64").to_numpy(),
+            "ExitTime": expected["ExitTime"].astype("int64").to_numpy(),
+            "EntryPrice": expected["EntryPrice"].to_numpy(),
+            "ExitPrice": expected["ExitPrice"].to_numpy(),
+        }
+    )
     pd.testing.assert_frame_equal(got, want, check_exact=True, check_dtype=False)
     # to the cent: both add the same prices, in a different order
     assert round(equity, 6) == round(expected_equity, 6)

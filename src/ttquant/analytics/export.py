@@ -23,55 +23,75 @@ from ttquant.engine.runner import BacktestResult
 ISO = "%Y-%m-%dT%H:%M:%S%.fZ"
 
 
-
 def _iso_series(name: str, values: list[int] | np.ndarray) -> pl.Series:
     return pl.Series(name, values, dtype=pl.Int64).cast(pl.Datetime("ns")).dt.strftime(ISO)
 
 
 def trades_frame(result: BacktestResult) -> pl.DataFrame:
     t = result.round_trips
-    return pl.DataFrame({
-        "strategy_id": [x.strategy_id for x in t],
-        "instrument_id": [x.instrument_id for x in t],
-        "entry_ts": _iso_series("entry_ts", [x.entry_ns for x in t]),
-        "exit_ts": _iso_series("exit_ts", [x.exit_ns for x in t]),
-        "side": [x.side.value.lower() for x in t],
-        "qty": pl.Series([x.quantity for x in t], dtype=pl.Float64),
-        "entry_price": pl.Series([x.entry_price for x in t], dtype=pl.Float64),
-        "exit_price": pl.Series([x.exit_price for x in t], dtype=pl.Float64),
-        "pnl": pl.Series([x.pnl for x in t], dtype=pl.Float64),
-        "return_pct": pl.Series([x.return_pct * 100.0 for x in t], dtype=pl.Float64),
-        "fees": pl.Series([x.fees for x in t], dtype=pl.Float64),
-        "exit_reason": [x.exit_reason for x in t],
-    }, schema_overrides={"strategy_id": pl.String, "instrument_id": pl.String,
-                         "side": pl.String, "exit_reason": pl.String})
+    return pl.DataFrame(
+        {
+            "strategy_id": [x.strategy_id for x in t],
+            "instrument_id": [x.instrument_id for x in t],
+            "entry_ts": _iso_series("entry_ts", [x.entry_ns for x in t]),
+            "exit_ts": _iso_series("exit_ts", [x.exit_ns for x in t]),
+            "side": [x.side.value.lower() for x in t],
+            "qty": pl.Series([x.quantity for x in t], dtype=pl.Float64),
+            "entry_price": pl.Series([x.entry_price for x in t], dtype=pl.Float64),
+            "exit_price": pl.Series([x.exit_price for x in t], dtype=pl.Float64),
+            "pnl": pl.Series([x.pnl for x in t], dtype=pl.Float64),
+            "return_pct": pl.Series([x.return_pct * 100.0 for x in t], dtype=pl.Float64),
+            "fees": pl.Series([x.fees for x in t], dtype=pl.Float64),
+            "exit_reason": [x.exit_reason for x in t],
+        },
+        schema_overrides={
+            "strategy_id": pl.String,
+            "instrument_id": pl.String,
+            "side": pl.String,
+            "exit_reason": pl.String,
+        },
+    )
 
 
 def orders_frame(result: BacktestResult) -> pl.DataFrame:
     o = result.orders
-    return pl.DataFrame({
-        "client_order_id": [x.client_order_id for x in o],
-        "venue_order_id": [x.venue_order_id for x in o],
-        "strategy_id": [x.strategy_id for x in o],
-        "instrument_id": [x.instrument_id for x in o],
-        "side": [x.side.value for x in o],
-        "type": [x.order_type.value for x in o],
-        "quantity": pl.Series([x.quantity for x in o], dtype=pl.Float64),
-        "price": pl.Series([x.price for x in o], dtype=pl.Float64),
-        "trigger_price": pl.Series([x.trigger_price for x in o], dtype=pl.Float64),
-        "time_in_force": [x.time_in_force.value for x in o],
-        "reduce_only": pl.Series([x.reduce_only for x in o], dtype=pl.Boolean),
-        "status": [x.status.value for x in o],
-        "filled_qty": pl.Series([x.filled_qty for x in o], dtype=pl.Float64),
-        "avg_px": pl.Series([x.avg_px for x in o], dtype=pl.Float64),
-        "created_ts": _iso_series("created_ts", [x.ts_init for x in o]),
-        "last_ts": _iso_series("last_ts", [x.ts_last for x in o]),
-        "exit_reason": [x.exit_reason for x in o],
-        "reject_reason": [_reject_reason(x) for x in o],
-    }, schema_overrides={c: pl.String for c in ("client_order_id", "venue_order_id",
-                                                "strategy_id", "instrument_id", "side", "type",
-                                                "time_in_force", "status", "exit_reason",
-                                                "reject_reason")})
+    return pl.DataFrame(
+        {
+            "client_order_id": [x.client_order_id for x in o],
+            "venue_order_id": [x.venue_order_id for x in o],
+            "strategy_id": [x.strategy_id for x in o],
+            "instrument_id": [x.instrument_id for x in o],
+            "side": [x.side.value for x in o],
+            "type": [x.order_type.value for x in o],
+            "quantity": pl.Series([x.quantity for x in o], dtype=pl.Float64),
+            "price": pl.Series([x.price for x in o], dtype=pl.Float64),
+            "trigger_price": pl.Series([x.trigger_price for x in o], dtype=pl.Float64),
+            "time_in_force": [x.time_in_force.value for x in o],
+            "reduce_only": pl.Series([x.reduce_only for x in o], dtype=pl.Boolean),
+            "status": [x.status.value for x in o],
+            "filled_qty": pl.Series([x.filled_qty for x in o], dtype=pl.Float64),
+            "avg_px": pl.Series([x.avg_px for x in o], dtype=pl.Float64),
+            "created_ts": _iso_series("created_ts", [x.ts_init for x in o]),
+            "last_ts": _iso_series("last_ts", [x.ts_last for x in o]),
+            "exit_reason": [x.exit_reason for x in o],
+            "reject_reason": [_reject_reason(x) for x in o],
+        },
+        schema_overrides={
+            c: pl.String
+            for c in (
+                "client_order_id",
+                "venue_order_id",
+                "strategy_id",
+                "instrument_id",
+                "side",
+                "type",
+                "time_in_force",
+                "status",
+                "exit_reason",
+                "reject_reason",
+            )
+        },
+    )
 
 
 def _reject_reason(order: Any) -> str:
@@ -84,34 +104,48 @@ def _reject_reason(order: Any) -> str:
 
 def fills_frame(result: BacktestResult) -> pl.DataFrame:
     f = result.fills
-    return pl.DataFrame({
-        "ts": _iso_series("ts", [x.ts_event for x in f]),
-        "trade_id": [x.trade_id for x in f],
-        "client_order_id": [x.client_order_id for x in f],
-        "venue_order_id": [x.venue_order_id for x in f],
-        "strategy_id": [x.strategy_id for x in f],
-        "instrument_id": [x.instrument_id for x in f],
-        "side": [x.side.value for x in f],
-        "qty": pl.Series([x.last_qty for x in f], dtype=pl.Float64),
-        "price": pl.Series([x.last_px for x in f], dtype=pl.Float64),
-        "commission": pl.Series([x.commission for x in f], dtype=pl.Float64),
-        "commission_currency": [x.commission_currency for x in f],
-        "liquidity": [x.liquidity_side.value for x in f],
-    }, schema_overrides={c: pl.String for c in ("trade_id", "client_order_id",
-                                                "venue_order_id", "strategy_id",
-                                                "instrument_id", "side", "commission_currency",
-                                                "liquidity")})
+    return pl.DataFrame(
+        {
+            "ts": _iso_series("ts", [x.ts_event for x in f]),
+            "trade_id": [x.trade_id for x in f],
+            "client_order_id": [x.client_order_id for x in f],
+            "venue_order_id": [x.venue_order_id for x in f],
+            "strategy_id": [x.strategy_id for x in f],
+            "instrument_id": [x.instrument_id for x in f],
+            "side": [x.side.value for x in f],
+            "qty": pl.Series([x.last_qty for x in f], dtype=pl.Float64),
+            "price": pl.Series([x.last_px for x in f], dtype=pl.Float64),
+            "commission": pl.Series([x.commission for x in f], dtype=pl.Float64),
+            "commission_currency": [x.commission_currency for x in f],
+            "liquidity": [x.liquidity_side.value for x in f],
+        },
+        schema_overrides={
+            c: pl.String
+            for c in (
+                "trade_id",
+                "client_order_id",
+                "venue_order_id",
+                "strategy_id",
+                "instrument_id",
+                "side",
+                "commission_currency",
+                "liquidity",
+            )
+        },
+    )
 
 
 def equity_frame(result: BacktestResult) -> pl.DataFrame:
     c = result.curve
     peak = np.maximum.accumulate(c.equity)
-    return pl.DataFrame({
-        "ts": _iso_series("ts", c.ts),
-        "equity": c.equity,
-        "drawdown_pct": (c.equity / peak - 1.0) * 100.0,
-        "in_market": c.in_market,
-    })
+    return pl.DataFrame(
+        {
+            "ts": _iso_series("ts", c.ts),
+            "equity": c.equity,
+            "drawdown_pct": (c.equity / peak - 1.0) * 100.0,
+            "in_market": c.in_market,
+        }
+    )
 
 
 def results_document(result: BacktestResult) -> dict[str, Any]:
@@ -122,8 +156,12 @@ def results_document(result: BacktestResult) -> dict[str, Any]:
         "n_orders": len(result.orders),
         "n_fills": len(result.fills),
         "open_positions": [
-            {"strategy_id": p.strategy_id, "instrument_id": p.instrument.id,
-             "quantity": p.quantity, "avg_px": p.avg_px}
+            {
+                "strategy_id": p.strategy_id,
+                "instrument_id": p.instrument.id,
+                "quantity": p.quantity,
+                "avg_px": p.avg_px,
+            }
             for p in result.open_positions
         ],
         "config": result.config.to_dict(),
@@ -139,8 +177,12 @@ def write_results(result: BacktestResult, out_dir: str | Path) -> Path:
     except OSError as exc:
         raise ConfigError(f"cannot create output folder {out}: {exc.strerror}") from None
     _atomic_text(out / "results.json", json.dumps(results_document(result), indent=2))
-    for name, frame in (("trades.csv", trades_frame(result)), ("orders.csv", orders_frame(result)),
-                        ("fills.csv", fills_frame(result)), ("equity.csv", equity_frame(result))):
+    for name, frame in (
+        ("trades.csv", trades_frame(result)),
+        ("orders.csv", orders_frame(result)),
+        ("fills.csv", fills_frame(result)),
+        ("equity.csv", equity_frame(result)),
+    ):
         tmp = out / f".{name}.tmp"
         frame.write_csv(tmp)
         os.replace(tmp, out / name)
@@ -149,20 +191,36 @@ def write_results(result: BacktestResult, out_dir: str | Path) -> Path:
 
 
 def report_data(result: BacktestResult) -> ReportData:
-    stats = [(label, format_statistic(key, result.statistics.get(key)))
-             for key, label, _ in STATISTICS if key in result.statistics]
+    stats = [
+        (label, format_statistic(key, result.statistics.get(key)))
+        for key, label, _ in STATISTICS
+        if key in result.statistics
+    ]
     strategies = ", ".join(f"{s.name}" for s in result.config.strategies)
-    prices = [PriceSeries(iid, b.ts, b.open, b.high, b.low, b.close)
-              for iid, b in result.bars.items()]
-    trades = [ReportTrade(t.instrument_id, t.side.value.lower(), t.quantity, t.entry_ns,
-                          t.exit_ns, t.entry_price, t.exit_price, t.pnl, t.fees, t.exit_reason)
-              for t in result.round_trips]
+    prices = [
+        PriceSeries(iid, b.ts, b.open, b.high, b.low, b.close) for iid, b in result.bars.items()
+    ]
+    trades = [
+        ReportTrade(
+            t.instrument_id,
+            t.side.value.lower(),
+            t.quantity,
+            t.entry_ns,
+            t.exit_ns,
+            t.entry_price,
+            t.exit_price,
+            t.pnl,
+            t.fees,
+            t.exit_reason,
+        )
+        for t in result.round_trips
+    ]
     c = result.curve
     config = result.config.to_dict()
     config["strategy"] = strategies
     return ReportData(
         title=f"Backtest: {strategies} on {', '.join(result.bars)} "
-              f"({ns_to_iso(int(c.ts[0]))[:10]} to {ns_to_iso(int(c.ts[-1]))[:10]})",
+        f"({ns_to_iso(int(c.ts[0]))[:10]} to {ns_to_iso(int(c.ts[-1]))[:10]})",
         statistics=stats,
         equity_ns=c.ts,
         equity=c.equity,

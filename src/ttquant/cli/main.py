@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import sys
 import traceback
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ttquant.core.errors import StrategyError, TTQuantError
 
-app = typer.Typer(no_args_is_help=True, add_completion=False,
-                  help="ttquant: research, backtest and trade with one strategy API.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="ttquant: research, backtest and trade with one strategy API.",
+)
 strategies_app = typer.Typer(no_args_is_help=True, help="List and create strategies.")
 app.add_typer(strategies_app, name="strategies")
 
@@ -35,25 +38,31 @@ def _parse_sets(pairs: list[str]) -> dict[str, Any]:
 @app.command()
 def backtest(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file")] = None,
-    strategy: Annotated[str | None, typer.Option(
-        "--strategy", "-s", help="strategy name or path/file.py:ClassName")] = None,
-    data: Annotated[list[Path] | None, typer.Option(
-        "--data", "-d", help="OHLCV file (CSV, CSV.gz or Parquet); repeat for more")] = None,
-    symbol: Annotated[list[str] | None, typer.Option(
-        "--symbol", help="symbol of each --data file, e.g. BTC/USDT")] = None,
+    strategy: Annotated[
+        str | None, typer.Option("--strategy", "-s", help="strategy name or path/file.py:ClassName")
+    ] = None,
+    data: Annotated[
+        list[Path] | None,
+        typer.Option("--data", "-d", help="OHLCV file (CSV, CSV.gz or Parquet); repeat for more"),
+    ] = None,
+    symbol: Annotated[
+        list[str] | None, typer.Option("--symbol", help="symbol of each --data file, e.g. BTC/USDT")
+    ] = None,
     venue: Annotated[str | None, typer.Option(help="venue name")] = None,
-    timerange: Annotated[str | None, typer.Option(
-        help="YYYYMMDD-YYYYMMDD, either end may be omitted")] = None,
-    set_: Annotated[list[str] | None, typer.Option(
-        "--set", help="strategy parameter key=value; repeat for more")] = None,
+    timerange: Annotated[
+        str | None, typer.Option(help="YYYYMMDD-YYYYMMDD, either end may be omitted")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="strategy parameter key=value; repeat for more"),
+    ] = None,
     cash: Annotated[float | None, typer.Option(help="starting cash")] = None,
     fee_bps: Annotated[float | None, typer.Option(help="fee per fill, basis points")] = None,
     slippage_bps: Annotated[float | None, typer.Option(help="slippage on taker fills, bps")] = None,
     size: Annotated[float | None, typer.Option(help="order size (the strategy's size)")] = None,
     account: Annotated[str | None, typer.Option(help="margin or cash")] = None,
     leverage: Annotated[float | None, typer.Option(help="margin account leverage")] = None,
-    market_fill: Annotated[str | None, typer.Option(
-        help="next_open (default) or close")] = None,
+    market_fill: Annotated[str | None, typer.Option(help="next_open (default) or close")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="output folder")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no summary tables")] = False,
 ) -> None:
@@ -66,9 +75,15 @@ def backtest(
             symbols = symbol or []
             if len(symbols) > len(data):
                 raise _config_error("more --symbol than --data values")
-            cfg.data = [DataConfig(file=str(f), symbol=symbols[i] if i < len(symbols)
-                                   else (symbols[-1] if len(data) == 1 and symbols else "BTC/USDT"))
-                        for i, f in enumerate(data)]
+            cfg.data = [
+                DataConfig(
+                    file=str(f),
+                    symbol=symbols[i]
+                    if i < len(symbols)
+                    else (symbols[-1] if len(data) == 1 and symbols else "BTC/USDT"),
+                )
+                for i, f in enumerate(data)
+            ]
         elif symbol:
             raise _config_error("--symbol needs --data")
         params = _parse_sets(set_ or [])
@@ -82,9 +97,15 @@ def backtest(
             for s in cfg.strategies:
                 s.params = {**s.params, **params}
         v = cfg.venue
-        for field, value in (("name", venue), ("cash", cash), ("fee_bps", fee_bps),
-                             ("slippage_bps", slippage_bps), ("account", account),
-                             ("leverage", leverage), ("market_fill", market_fill)):
+        for field, value in (
+            ("name", venue),
+            ("cash", cash),
+            ("fee_bps", fee_bps),
+            ("slippage_bps", slippage_bps),
+            ("account", account),
+            ("leverage", leverage),
+            ("market_fill", market_fill),
+        ):
             if value is not None:
                 setattr(v, field, value)
         if v.account not in ("cash", "margin"):
@@ -105,13 +126,20 @@ def _run_backtest(cfg: Any, quiet: bool) -> None:
     from ttquant.cli.summary import print_summary
     from ttquant.engine.runner import run_backtest
 
-    console = Console()
-    with Progress(TextColumn("backtest"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                  TimeRemainingColumn(), console=err, transient=True,
-                  disable=quiet or not err.is_terminal) as bar:
+    console = _stdout_console()
+    with Progress(
+        TextColumn("backtest"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=quiet or not err.is_terminal,
+    ) as bar:
         task = bar.add_task("run", total=None)
-        result = run_backtest(cfg, lambda done, total: bar.update(task, completed=done,
-                                                                   total=total))
+        result = run_backtest(
+            cfg, lambda done, total: bar.update(task, completed=done, total=total)
+        )
     if not quiet:
         print_summary(result, console)
     if cfg.out:
@@ -133,13 +161,23 @@ def strategies_list() -> None:
         for name, (cls, source) in sorted(available_strategies().items()):
             params = "\n".join(
                 f"{p.name}: {p.type.__name__} = {p.param.default!r}"
-                + (f" [{p.param.min}..{p.param.max}]" if p.param.min is not None
-                   or p.param.max is not None else "")
+                + (
+                    f" [{p.param.min}..{p.param.max}]"
+                    if p.param.min is not None or p.param.max is not None
+                    else ""
+                )
                 + (f" {list(p.param.choices)}" if p.param.choices else "")
-                for p in cls.params_spec.values())
+                for p in cls.params_spec.values()
+            )
             doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
             table.add_row(name, source, params, doc)
-        Console().print(table)
+        _stdout_console().print(table)
+
+
+def _stdout_console() -> Console:
+    """Rich console for results: terminal width on a terminal, wide enough for tables in files."""
+    console = Console()
+    return console if console.is_terminal else Console(width=160)
 
 
 def _config_error(message: str) -> TTQuantError:
@@ -154,13 +192,14 @@ class _user_errors:  # noqa: N801 - used as a lowercase context manager
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: Any) -> bool:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> Literal[False]:
         if exc is None or not isinstance(exc, TTQuantError):
             return False
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         if isinstance(exc, StrategyError) and exc.__cause__ is not None:
-            err.print(_user_traceback(exc.__cause__), highlight=False, markup=False)
+            err.print(_user_traceback(exc.__cause__), highlight=False, markup=False, soft_wrap=True)
             raise typer.Exit(3)
         raise typer.Exit(2)
 
@@ -168,8 +207,11 @@ class _user_errors:  # noqa: N801 - used as a lowercase context manager
 def _user_traceback(exc: BaseException) -> str:
     """The traceback of a strategy's exception, without ttquant's own frames."""
     package = str(Path(__file__).resolve().parents[1])
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if not str(Path(f.filename).resolve()).startswith(package)]
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if not str(Path(f.filename).resolve()).startswith(package)
+    ]
     lines = ["Traceback (strategy code):\n", *traceback.format_list(frames)]
     lines += traceback.format_exception_only(type(exc), exc)
     return "".join(lines).rstrip()
@@ -180,4 +222,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -33,11 +33,24 @@ def _group_row(label: str, trips: Iterable[RoundTrip], start_equity: float) -> l
     ]
 
 
-def _trade_table(title: str, first: str, groups: dict[str, list[RoundTrip]],
-                 all_trips: list[RoundTrip], start_equity: float) -> Table:
+def _trade_table(
+    title: str,
+    first: str,
+    groups: dict[str, list[RoundTrip]],
+    all_trips: list[RoundTrip],
+    start_equity: float,
+) -> Table:
     table = Table(title=title, title_style="bold", show_footer=False)
-    for col in (first, "Trades", "Avg profit %", "Tot profit", "Tot profit %", "Avg duration",
-                "Win / Draw / Loss", "Win %"):
+    for col in (
+        first,
+        "Trades",
+        "Avg profit %",
+        "Tot profit",
+        "Tot profit %",
+        "Avg duration",
+        "Win / Draw / Loss",
+        "Win %",
+    ):
         table.add_column(col, justify="left" if col == first else "right")
     for key in sorted(groups):
         table.add_row(*_group_row(key, groups[key], start_equity))

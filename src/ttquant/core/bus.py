@@ -60,8 +60,11 @@ class MessageBus:
             handlers[:] = self._match(topic)
 
     def _match(self, topic: str) -> list[Handler]:
-        return [s.handler for s in self._subscriptions
-                if s.pattern == topic or fnmatchcase(topic, s.pattern)]
+        return [
+            s.handler
+            for s in self._subscriptions
+            if s.pattern == topic or fnmatchcase(topic, s.pattern)
+        ]
 
     def has_subscribers(self, topic: str) -> bool:
         return bool(self.handlers_for(topic))

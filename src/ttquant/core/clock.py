@@ -116,7 +116,9 @@ class Clock:
         _, _, name = heapq.heappop(self._heap)
         timer = self._timers[name]
         event = TimeEvent(name, due, due)
-        if timer.interval_ns and (timer.stop_ns is None or due + timer.interval_ns <= timer.stop_ns):
+        if timer.interval_ns and (
+            timer.stop_ns is None or due + timer.interval_ns <= timer.stop_ns
+        ):
             timer.next_ns = due + timer.interval_ns
             self._push(timer)
         else:

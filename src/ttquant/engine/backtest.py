@@ -14,11 +14,13 @@ same results hash.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import math
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -29,8 +31,15 @@ from ttquant.core.errors import ConfigError, DataError, StrategyError
 from ttquant.core.time import ns_to_iso
 from ttquant.execution.engine import ExecutionEngine
 from ttquant.model.cache import Cache
-from ttquant.model.data import Bar, BarType, QuoteTick, TradeTick, bar_topic, quote_topic, \
-    trade_topic
+from ttquant.model.data import (
+    Bar,
+    BarType,
+    QuoteTick,
+    TradeTick,
+    bar_topic,
+    quote_topic,
+    trade_topic,
+)
 from ttquant.model.enums import AccountType, AggressorSide
 from ttquant.model.instruments import Instrument
 from ttquant.portfolio.portfolio import Portfolio
@@ -86,17 +95,32 @@ class BacktestEngine:
         self.execution.fill_listeners.append(self._on_fill)
 
     # -- setup ----------------------------------------------------------------------------------
-    def add_venue(self, name: str, *, account_type: AccountType = AccountType.MARGIN,
-                  base_currency: str = "USDT", starting_balances: dict[str, float] | None = None,
-                  leverage: float = 1.0, fill_model: FillModel | None = None,
-                  fee_model: FeeModel | None = None,
-                  slippage_model: SlippageModel | None = None) -> SimulatedVenue:
-        venue = SimulatedVenue(name, self.cache, account_type=account_type,
-                               base_currency=base_currency, starting_balances=starting_balances,
-                               leverage=leverage, fill_model=fill_model, fee_model=fee_model,
-                               slippage_model=slippage_model)
+    def add_venue(
+        self,
+        name: str,
+        *,
+        account_type: AccountType = AccountType.MARGIN,
+        base_currency: str = "USDT",
+        starting_balances: dict[str, float] | None = None,
+        leverage: float = 1.0,
+        fill_model: FillModel | None = None,
+        fee_model: FeeModel | None = None,
+        slippage_model: SlippageModel | None = None,
+    ) -> SimulatedVenue:
+        venue = SimulatedVenue(
+            name,
+            self.cache,
+            account_type=account_type,
+            base_currency=base_currency,
+            starting_balances=starting_balances,
+            leverage=leverage,
+            fill_model=fill_model,
+            fee_model=fee_model,
+            slippage_model=slippage_model,
+        )
         self.venues[venue.name] = venue
         self.execution.register_venue(venue)
+        self.portfolio.register_account(venue.account)
         return venue
 
     def add_instrument(self, instrument: Instrument) -> None:
@@ -104,47 +128,85 @@ class BacktestEngine:
         if venue is None:
             raise ConfigError(f"instrument {instrument.id}: add venue {instrument.venue} first")
         if instrument.is_inverse:
-            raise ConfigError(f"instrument {instrument.id}: inverse contracts are not supported "
-                              "in backtests yet (their equity is not linear in price)")
+            raise ConfigError(
+                f"instrument {instrument.id}: inverse contracts are not supported "
+                "in backtests yet (their equity is not linear in price)"
+            )
         if instrument.settlement_currency != venue.account.base_currency:
             raise ConfigError(
                 f"instrument {instrument.id} settles in {instrument.settlement_currency} but the "
-                f"{venue.name} account's base currency is {venue.account.base_currency}")
+                f"{venue.name} account's base currency is {venue.account.base_currency}"
+            )
         self.cache.add_instrument(instrument)
         venue.add_instrument(instrument)
 
-    def add_bars(self, bar_type: BarType, ts_open: np.ndarray, open_: np.ndarray,
-                 high: np.ndarray, low: np.ndarray, close: np.ndarray,
-                 volume: np.ndarray) -> None:
+    def add_bars(
+        self,
+        bar_type: BarType,
+        ts_open: np.ndarray,
+        open_: np.ndarray,
+        high: np.ndarray,
+        low: np.ndarray,
+        close: np.ndarray,
+        volume: np.ndarray,
+    ) -> None:
         """Add time bars; ``ts_open`` is each bar's open time (ns). A bar is known at its close."""
         self.cache.instrument(bar_type.instrument_id)
         ts = np.ascontiguousarray(ts_open, dtype=np.int64)
         _check_sorted(ts, str(bar_type))
-        fields = tuple(np.ascontiguousarray(a, dtype=np.float64)
-                       for a in (open_, high, low, close, volume))
-        self._series.append(_Series(_BAR, bar_type.instrument_id, bar_type, ts,
-                                    ts + bar_type.step, fields, fields[3]))
+        fields = tuple(
+            np.ascontiguousarray(a, dtype=np.float64) for a in (open_, high, low, close, volume)
+        )
+        self._series.append(
+            _Series(
+                _BAR, bar_type.instrument_id, bar_type, ts, ts + bar_type.step, fields, fields[3]
+            )
+        )
 
-    def add_trades(self, instrument_id: str, ts: np.ndarray, price: np.ndarray,
-                   size: np.ndarray, aggressor: np.ndarray | None = None) -> None:
+    def add_trades(
+        self,
+        instrument_id: str,
+        ts: np.ndarray,
+        price: np.ndarray,
+        size: np.ndarray,
+        aggressor: np.ndarray | None = None,
+    ) -> None:
         """Add trade ticks; ``aggressor`` codes: 0 none, 1 buyer, 2 seller."""
         self.cache.instrument(instrument_id)
         t = np.ascontiguousarray(ts, dtype=np.int64)
         _check_sorted(t, f"trades of {instrument_id}")
         px = np.ascontiguousarray(price, dtype=np.float64)
         agg = np.zeros(len(t)) if aggressor is None else np.asarray(aggressor, dtype=np.float64)
-        self._series.append(_Series(_TRADE, instrument_id, None, t, t,
-                                    (px, np.ascontiguousarray(size, dtype=np.float64), agg), px))
+        self._series.append(
+            _Series(
+                _TRADE,
+                instrument_id,
+                None,
+                t,
+                t,
+                (px, np.ascontiguousarray(size, dtype=np.float64), agg),
+                px,
+            )
+        )
 
-    def add_quotes(self, instrument_id: str, ts: np.ndarray, bid: np.ndarray, ask: np.ndarray,
-                   bid_size: np.ndarray, ask_size: np.ndarray) -> None:
+    def add_quotes(
+        self,
+        instrument_id: str,
+        ts: np.ndarray,
+        bid: np.ndarray,
+        ask: np.ndarray,
+        bid_size: np.ndarray,
+        ask_size: np.ndarray,
+    ) -> None:
         self.cache.instrument(instrument_id)
         t = np.ascontiguousarray(ts, dtype=np.int64)
         _check_sorted(t, f"quotes of {instrument_id}")
-        fields = tuple(np.ascontiguousarray(a, dtype=np.float64)
-                       for a in (bid, ask, bid_size, ask_size))
-        self._series.append(_Series(_QUOTE, instrument_id, None, t, t, fields,
-                                    (fields[0] + fields[1]) / 2.0))
+        fields = tuple(
+            np.ascontiguousarray(a, dtype=np.float64) for a in (bid, ask, bid_size, ask_size)
+        )
+        self._series.append(
+            _Series(_QUOTE, instrument_id, None, t, t, fields, (fields[0] + fields[1]) / 2.0)
+        )
 
     def add_strategy(self, strategy: Strategy) -> None:
         if any(s.id == strategy.id for s in self.strategies):
@@ -152,8 +214,12 @@ class BacktestEngine:
         self.strategies.append(strategy)
 
     # -- run ------------------------------------------------------------------------------------
-    def run(self, start_ns: int | None = None, end_ns: int | None = None,
-            progress: Callable[[int, int], None] | None = None) -> EquityCurve:
+    def run(
+        self,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> EquityCurve:
         """Stream every event with ``start_ns <= ts_event < end_ns``; return the equity curve."""
         if not self.strategies:
             raise ConfigError("backtest has no strategy")
@@ -166,21 +232,43 @@ class BacktestEngine:
         self.clock.set_time(first_ts)
         bar_types = [s.bar_type for s in series if s.bar_type is not None]
         for strategy in self.strategies:
-            strategy.bind(clock=self.clock, cache=self.cache, portfolio=self.portfolio,
-                          bus=self.bus, execution=self.execution, bar_types=bar_types)
-        for venue in self.venues.values():
-            venue.publish_account_state()
-        self.execution.process_events()
+            strategy.bind(
+                clock=self.clock,
+                cache=self.cache,
+                portfolio=self.portfolio,
+                bus=self.bus,
+                execution=self.execution,
+                bar_types=bar_types,
+            )
         self._snapshot(first_ts)
-        self._guarded(lambda: [s.on_start() for s in self.strategies])
+        self._guarded(self._start_strategies)
         self.execution.process_events()
-        self._guarded(lambda: self._stream(series, order, progress))
-        self._guarded(lambda: [s.on_stop() for s in self.strategies])
+        # Automatic collection scans the growing heap of orders and events again and again
+        # (a third of the cost of an order); the loop collects young garbage per chunk instead.
+        automatic = gc.isenabled()
+        gc.disable()
+        try:
+            self._guarded(lambda: self._stream(series, order, progress))
+        finally:
+            if automatic:
+                gc.enable()
+        self._guarded(self._stop_strategies)
         self.execution.process_events()
-        return self._equity_curve(series, np.unique(ts_all))
+        distinct = np.ones(len(ts_all), dtype=bool)  # ts_all is sorted: drop repeats
+        distinct[1:] = ts_all[1:] != ts_all[:-1]
+        return self._equity_curve(series, ts_all[distinct])
 
-    def _stream(self, series: list[_Series], order: np.ndarray,
-                progress: Callable[[int, int], None] | None) -> None:
+    def _start_strategies(self) -> None:
+        for strategy in self.strategies:
+            strategy.on_start()
+
+    def _stop_strategies(self) -> None:
+        for strategy in self.strategies:
+            strategy.on_stop()
+
+    def _stream(
+        self, series: list[_Series], order: np.ndarray, progress: Callable[[int, int], None] | None
+    ) -> None:
         clock = self.clock
         execution = self.execution
         pending = execution.pending
@@ -188,27 +276,29 @@ class BacktestEngine:
         prices = self.cache.prices
         kinds = [s.kind for s in series]
         iids = [s.instrument_id for s in series]
-        bar_types = [s.bar_type for s in series]
+        bar_types: list[Any] = [s.bar_type for s in series]
         handlers = [self.bus.handlers_for(s.topic()) for s in series]
-        engines = [self.venues[self.cache.instrument(s.instrument_id).venue].engines[
-            s.instrument_id] for s in series]
+        engines = [
+            self.venues[self.cache.instrument(s.instrument_id).venue].engines[s.instrument_id]
+            for s in series
+        ]
         venues = [self.venues[self.cache.instrument(s.instrument_id).venue] for s in series]
         sidx_all = order >> 40
         ridx_all = order & ((1 << 40) - 1)
         total = len(order)
         now = clock.now_ns
         for lo in range(0, total, CHUNK):
-            sidx = sidx_all[lo:lo + CHUNK]
-            ridx = ridx_all[lo:lo + CHUNK]
+            sidx = sidx_all[lo : lo + CHUNK]
+            ridx = ridx_all[lo : lo + CHUNK]
             cols = _gather(series, sidx, ridx)
-            for si, te, ti, a, b, c, d, e in zip(sidx.tolist(), *cols, strict=True):
+            for si, te, ti, a, b, c, d, e in zip(sidx.tolist(), *cols):  # noqa: B905
                 if ti != now:
                     if clock.next_due <= ti:
                         self._fire_timers(ti)
                     clock.now_ns = now = ti
                 kind = kinds[si]
                 if kind == _BAR:
-                    bar = Bar(bar_types[si], a, b, c, d, e, te, ti)  # type: ignore[arg-type]
+                    bar = Bar(bar_types[si], a, b, c, d, e, te, ti)
                     if engines[si].working:
                         engines[si].process_bar(bar)
                         if pending:
@@ -237,6 +327,7 @@ class BacktestEngine:
                         handler(quote)
                 if pending:
                     process_events()
+            gc.collect(1)  # young garbage once per chunk (automatic collection is off)
             if progress is not None:
                 progress(min(lo + CHUNK, total), total)
 
@@ -317,8 +408,10 @@ def _check_sorted(ts: np.ndarray, what: str) -> None:
         bad = np.flatnonzero(np.diff(ts) <= 0)
         if len(bad):
             i = int(bad[0]) + 1
-            raise DataError(f"{what}: timestamps must increase strictly; row {i + 1} "
-                            f"({ns_to_iso(int(ts[i]))}) follows {ns_to_iso(int(ts[i - 1]))}")
+            raise DataError(
+                f"{what}: timestamps must increase strictly; row {i + 1} "
+                f"({ns_to_iso(int(ts[i]))}) follows {ns_to_iso(int(ts[i - 1]))}"
+            )
 
 
 def _window(s: _Series, start: int | None, end: int | None) -> _Series:
@@ -326,15 +419,21 @@ def _window(s: _Series, start: int | None, end: int | None) -> _Series:
     hi = len(s.ts_event) if end is None else int(np.searchsorted(s.ts_event, end, side="left"))
     if lo == 0 and hi == len(s.ts_event):
         return s
-    return _Series(s.kind, s.instrument_id, s.bar_type, s.ts_event[lo:hi], s.ts_init[lo:hi],
-                   tuple(f[lo:hi] for f in s.fields), s.mark[lo:hi])
+    return _Series(
+        s.kind,
+        s.instrument_id,
+        s.bar_type,
+        s.ts_event[lo:hi],
+        s.ts_init[lo:hi],
+        tuple(f[lo:hi] for f in s.fields),
+        s.mark[lo:hi],
+    )
 
 
 def _merge(series: Sequence[_Series]) -> tuple[np.ndarray, np.ndarray]:
     """Global event order (by ts_init, then series) packed as ``series << 40 | row``."""
     ts = np.concatenate([s.ts_init for s in series])
-    sid = np.concatenate([np.full(len(s.ts_init), i, dtype=np.int64)
-                          for i, s in enumerate(series)])
+    sid = np.concatenate([np.full(len(s.ts_init), i, dtype=np.int64) for i, s in enumerate(series)])
     row = np.concatenate([np.arange(len(s.ts_init), dtype=np.int64) for s in series])
     if len(series) == 1:
         return row, ts
@@ -342,8 +441,9 @@ def _merge(series: Sequence[_Series]) -> tuple[np.ndarray, np.ndarray]:
     return (sid[perm] << 40) | row[perm], ts[perm]
 
 
-def _gather(series: Sequence[_Series], sidx: np.ndarray,
-            ridx: np.ndarray) -> list[list[float] | list[int]]:
+def _gather(
+    series: Sequence[_Series], sidx: np.ndarray, ridx: np.ndarray
+) -> list[list[float] | list[int]]:
     """Columns (ts_event, ts_init, f0..f4) of a chunk of the merged stream as Python lists."""
     n = len(sidx)
     if len(series) == 1:
@@ -351,7 +451,8 @@ def _gather(series: Sequence[_Series], sidx: np.ndarray,
         cols = [s.ts_event[ridx], s.ts_init[ridx]] + [f[ridx] for f in s.fields]
     else:
         cols = [np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)] + [
-            np.zeros(n) for _ in range(5)]
+            np.zeros(n) for _ in range(5)
+        ]
         for i, s in enumerate(series):
             mask = sidx == i
             if not mask.any():
@@ -371,8 +472,8 @@ def _strategy_frame(exc: BaseException) -> tuple[Strategy, str] | None:
     found: tuple[Strategy, str] | None = None
     for frame, _ in traceback.walk_tb(exc.__traceback__):
         owner = frame.f_locals.get("self")
-        if isinstance(owner, Strategy) and type(owner).__module__ != Strategy.__module__:
-            found = (owner, frame.f_code.co_name)
-        elif isinstance(owner, Strategy) and found is None:
+        if (isinstance(owner, Strategy) and type(owner).__module__ != Strategy.__module__) or (
+            isinstance(owner, Strategy) and found is None
+        ):
             found = (owner, frame.f_code.co_name)
     return found

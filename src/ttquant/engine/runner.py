@@ -20,8 +20,13 @@ from ttquant.model.instruments import Instrument, instrument_from_symbol
 from ttquant.model.orders import Order
 from ttquant.model.position import Position, RoundTrip
 from ttquant.strategy.registry import load_strategy_class
-from ttquant.venues.sim.models import BpsSlippage, FeeModel, FillModel, FixedTickSlippage, \
-    SlippageModel
+from ttquant.venues.sim.models import (
+    BpsSlippage,
+    FeeModel,
+    FillModel,
+    FixedTickSlippage,
+    SlippageModel,
+)
 
 
 @dataclass(slots=True)
@@ -69,8 +74,9 @@ def build_engine(config: BacktestConfig) -> tuple[BacktestEngine, dict[str, OHLC
         starting_balances={v.base_currency: v.cash},
         leverage=v.leverage,
         fill_model=FillModel(v.market_fill, v.volume_limit),
-        fee_model=FeeModel(None if maker is None else maker * 1e-4,
-                           None if taker is None else taker * 1e-4),
+        fee_model=FeeModel(
+            None if maker is None else maker * 1e-4, None if taker is None else taker * 1e-4
+        ),
         slippage_model=slippage,
     )
     bars: dict[str, OHLCV] = {}
@@ -78,14 +84,26 @@ def build_engine(config: BacktestConfig) -> tuple[BacktestEngine, dict[str, OHLC
         ohlcv = load_ohlcv(spec.file)
         increment = spec.price_increment or infer_price_increment(ohlcv)
         instrument = instrument_from_symbol(
-            spec.symbol, v.name, price_increment=increment, size_increment=spec.size_increment,
-            min_quantity=spec.min_quantity, min_notional=spec.min_notional)
+            spec.symbol,
+            v.name,
+            price_increment=increment,
+            size_increment=spec.size_increment,
+            min_quantity=spec.min_quantity,
+            min_notional=spec.min_notional,
+        )
         if instrument.id in bars:
             raise ConfigError(f"data for {instrument.id} is given twice")
         engine.add_instrument(instrument)
         step = infer_step_ns(ohlcv.ts)
-        engine.add_bars(BarType(instrument.id, step), ohlcv.ts, ohlcv.open, ohlcv.high,
-                        ohlcv.low, ohlcv.close, ohlcv.volume)
+        engine.add_bars(
+            BarType(instrument.id, step),
+            ohlcv.ts,
+            ohlcv.open,
+            ohlcv.high,
+            ohlcv.low,
+            ohlcv.close,
+            ohlcv.volume,
+        )
         bars[instrument.id] = ohlcv
     for s in config.strategies:
         cls = load_strategy_class(s.name)
@@ -94,16 +112,22 @@ def build_engine(config: BacktestConfig) -> tuple[BacktestEngine, dict[str, OHLC
     return engine, bars
 
 
-def run_backtest(config: BacktestConfig,
-                 progress: Callable[[int, int], None] | None = None) -> BacktestResult:
+def run_backtest(
+    config: BacktestConfig, progress: Callable[[int, int], None] | None = None
+) -> BacktestResult:
     engine, bars = build_engine(config)
     start, end = parse_timerange(config.timerange) if config.timerange else (None, None)
     curve = engine.run(start, end, progress)
     trips = list(engine.cache.round_trips)
     first = next(iter(bars))
     statistics = compute_statistics(
-        curve.ts, curve.equity, trade_arrays(trips), in_market=curve.in_market,
-        benchmark=curve.marks.get(first), risk_free_rate=config.risk_free_rate)
+        curve.ts,
+        curve.equity,
+        trade_arrays(trips),
+        in_market=curve.in_market,
+        benchmark=curve.marks.get(first),
+        risk_free_rate=config.risk_free_rate,
+    )
     return BacktestResult(
         config=config,
         curve=curve,

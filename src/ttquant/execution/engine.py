@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from ttquant.core.bus import MessageBus
 from ttquant.core.errors import InstrumentError
@@ -38,8 +38,16 @@ class VenueClient(Protocol):
     def set_event_handler(self, handler: Callable[[OrderEvent | AccountState], None]) -> None: ...
     def submit_list(self, orders: Sequence[Order]) -> None: ...
     def cancel(self, order: Order) -> None: ...
-    def modify(self, order: Order, quantity: float | None = None, price: float | None = None,
-               trigger_price: float | None = None) -> None: ...
+    def modify(
+        self,
+        order: Order,
+        quantity: float | None = None,
+        price: float | None = None,
+        trigger_price: float | None = None,
+    ) -> None: ...
+
+
+_REQUEST_REJECTIONS = (OrderCancelRejected, OrderModifyRejected)
 
 
 def order_topic(strategy_id: str) -> str:
@@ -68,20 +76,33 @@ class ExecutionEngine:
         venue = self._venue_for(orders[0])
         for order in orders:
             self.cache.add_order(order)
-            self._apply(order, OrderSubmitted(client_order_id=order.client_order_id,
-                                              strategy_id=order.strategy_id,
-                                              instrument_id=order.instrument_id,
-                                              ts_event=now, ts_init=now))
+            self._apply(
+                order,
+                OrderSubmitted(
+                    client_order_id=order.client_order_id,
+                    strategy_id=order.strategy_id,
+                    instrument_id=order.instrument_id,
+                    ts_event=now,
+                    ts_init=now,
+                ),
+            )
         venue.submit_list(orders)
 
     def deny(self, order: Order, reason: str, message: str) -> None:
         """Record a pre-trade refusal; the order never reaches a venue."""
         now = self.cache.now()
         self.cache.add_order(order)
-        self.pending.append(OrderDenied(client_order_id=order.client_order_id,
-                                        strategy_id=order.strategy_id,
-                                        instrument_id=order.instrument_id, ts_event=now,
-                                        ts_init=now, reason=reason, message=message))
+        self.pending.append(
+            OrderDenied(
+                client_order_id=order.client_order_id,
+                strategy_id=order.strategy_id,
+                instrument_id=order.instrument_id,
+                ts_event=now,
+                ts_init=now,
+                reason=reason,
+                message=message,
+            )
+        )
 
     def cancel(self, order: Order) -> None:
         if not can_apply(order.status, OrderPendingCancel):
@@ -89,18 +110,28 @@ class ExecutionEngine:
         self._apply(order, OrderPendingCancel(**self._ids(order)))
         self._venue_for(order).cancel(order)
 
-    def modify(self, order: Order, quantity: float | None = None, price: float | None = None,
-               trigger_price: float | None = None) -> None:
+    def modify(
+        self,
+        order: Order,
+        quantity: float | None = None,
+        price: float | None = None,
+        trigger_price: float | None = None,
+    ) -> None:
         if not can_apply(order.status, OrderPendingUpdate):
             return
         self._apply(order, OrderPendingUpdate(**self._ids(order)))
         self._venue_for(order).modify(order, quantity, price, trigger_price)
 
-    def _ids(self, order: Order) -> dict[str, object]:
+    def _ids(self, order: Order) -> dict[str, Any]:
         now = self.cache.now()
-        return {"client_order_id": order.client_order_id, "strategy_id": order.strategy_id,
-                "instrument_id": order.instrument_id, "ts_event": now, "ts_init": now,
-                "venue_order_id": order.venue_order_id}
+        return {
+            "client_order_id": order.client_order_id,
+            "strategy_id": order.strategy_id,
+            "instrument_id": order.instrument_id,
+            "ts_event": now,
+            "ts_init": now,
+            "venue_order_id": order.venue_order_id,
+        }
 
     def _venue_for(self, order: Order) -> VenueClient:
         venue_name = order.instrument_id.rpartition("@")[2]
@@ -127,12 +158,12 @@ class ExecutionEngine:
             self._apply(order, event)
 
     def _apply(self, order: Order, event: OrderEvent) -> None:
-        if not (order.is_closed and isinstance(event, OrderCancelRejected | OrderModifyRejected)):
+        if not (order.is_closed and isinstance(event, _REQUEST_REJECTIONS)):
             # a cancel/modify that lost the race against a fill is news for the strategy only:
             # the order's life is over and its state machine accepts nothing more
             order.apply(event)
             self.cache.order_updated(order)
-        if isinstance(event, OrderFilled):
+        if type(event) is OrderFilled:
             self.fills.append(event)
             self.portfolio.on_fill(event, order)
             for listener in self.fill_listeners:

@@ -11,20 +11,55 @@ silently zeroed indicators of low-priced assets).
 
 from __future__ import annotations
 
+import functools
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-import numba
 import numpy as np
 
 from ttquant.indicators._validation import FloatArray
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+_PENDING: list[Callable[..., Any]] = []  # trampolines not yet swapped for numba dispatchers
 
 
 def jit(func: _F) -> _F:
-    """``numba.njit(cache=True)`` that keeps the function's signature visible to mypy."""
-    return cast(_F, numba.njit(cache=True)(func))
+    """``numba.njit(cache=True)``, deferred until a kernel is first called.
+
+    Importing numba takes most of a second; the streaming indicators that event-driven runs use
+    never need it. The returned trampoline compiles every registered kernel on first use and
+    puts the numba dispatchers in place of the trampolines in every ttquant module's globals,
+    so kernels calling kernels see dispatchers, as numba requires.
+    """
+
+    @functools.wraps(func)
+    def trampoline(*args: Any) -> Any:
+        _materialize()
+        return trampoline.dispatcher(*args)  # type: ignore[attr-defined]
+
+    trampoline.py_func = func  # type: ignore[attr-defined]
+    _PENDING.append(trampoline)
+    return cast(_F, trampoline)
+
+
+def _materialize() -> None:
+    if not _PENDING:
+        return
+    import numba
+
+    swaps = {}
+    for trampoline in _PENDING:
+        dispatcher = numba.njit(cache=True)(trampoline.py_func)  # type: ignore[attr-defined]
+        trampoline.dispatcher = dispatcher  # type: ignore[attr-defined]
+        swaps[id(trampoline)] = dispatcher
+    _PENDING.clear()
+    for name, module in list(sys.modules.items()):
+        if name.startswith("ttquant.") and module is not None:
+            namespace = vars(module)
+            for key, value in list(namespace.items()):
+                if id(value) in swaps and callable(value):
+                    namespace[key] = swaps[id(value)]
 
 
 def nan_array(n: int) -> FloatArray:

@@ -66,8 +66,16 @@ class Account:
             bal = self.balances[currency] = Balance(currency=currency)
         return bal
 
-    def apply_fill(self, instrument: Instrument, side: OrderSide, quantity: float, price: float,
-                   commission: float, commission_currency: str, realized_pnl: float) -> None:
+    def apply_fill(
+        self,
+        instrument: Instrument,
+        side: OrderSide,
+        quantity: float,
+        price: float,
+        commission: float,
+        commission_currency: str,
+        realized_pnl: float,
+    ) -> None:
         """Book a fill: currency exchange for CASH, realized PnL for MARGIN; then the commission."""
         if self.account_type is AccountType.CASH:
             notional = quantity * instrument.multiplier * price

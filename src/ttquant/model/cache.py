@@ -39,7 +39,9 @@ class Cache:
             return self.instruments[instrument_id]
         except KeyError:
             known = ", ".join(sorted(self.instruments)) or "none"
-            raise InstrumentError(f"unknown instrument {instrument_id!r} (known: {known})") from None
+            raise InstrumentError(
+                f"unknown instrument {instrument_id!r} (known: {known})"
+            ) from None
 
     # -- prices ---------------------------------------------------------------------------------
     def price(self, instrument_id: str) -> float:
@@ -75,11 +77,13 @@ class Cache:
     def order(self, client_order_id: str) -> Order | None:
         return self.orders.get(client_order_id)
 
-    def open_orders(self, strategy_id: str | None = None,
-                    instrument_id: str | None = None) -> list[Order]:
+    def open_orders(
+        self, strategy_id: str | None = None, instrument_id: str | None = None
+    ) -> list[Order]:
         """Orders working or in flight (not yet terminal)."""
         return [
-            o for o in self._open.values()
+            o
+            for o in self._open.values()
             if o.status is not OrderStatus.INITIALIZED
             and (strategy_id is None or o.strategy_id == strategy_id)
             and (instrument_id is None or o.instrument_id == instrument_id)
@@ -96,6 +100,7 @@ class Cache:
 
     def open_positions(self, strategy_id: str | None = None) -> Iterable[Position]:
         return [
-            p for (sid, _), p in self.positions.items()
+            p
+            for (sid, _), p in self.positions.items()
             if not p.is_flat and (strategy_id is None or sid == strategy_id)
         ]

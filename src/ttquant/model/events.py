@@ -2,7 +2,8 @@
 
 Each event names the order by its client order id (ours, assigned before sending) and, once
 known, the venue's order id. ``OrderFilled`` doubles as the fill record that the portfolio, the
-store and reports consume.
+store and reports consume. Events hold only scalars, so the garbage collector need not track
+them (``gc=False``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import msgspec
 from ttquant.model.enums import LiquiditySide, OrderSide
 
 
-class OrderEvent(msgspec.Struct, frozen=True, kw_only=True):
+class OrderEvent(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     client_order_id: str
     strategy_id: str
     instrument_id: str

@@ -10,6 +10,7 @@ trusted. Validation tolerates float representation error (1e-9 of a step), not r
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import msgspec
 
@@ -61,10 +62,15 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True, dict=True):
     taker_fee: float = 0.0
     is_inverse: bool = False  # contract value in quote currency, PnL in base (e.g. BTC/USD:BTC)
     expiry_ns: int | None = None
-    id: str = ""  # derived: SYMBOL@VENUE (stored, as it is read on every order)
+    # derived fields, stored because they are read on every order
+    id: str = ""  # SYMBOL@VENUE
+    price_decimals: int = 0
+    size_decimals: int = 0
 
     def __post_init__(self) -> None:
         msgspec.structs.force_setattr(self, "id", instrument_id(self.symbol, self.venue))
+        msgspec.structs.force_setattr(self, "price_decimals", _decimals(self.price_increment))
+        msgspec.structs.force_setattr(self, "size_decimals", _decimals(self.size_increment))
         if self.price_increment <= 0 or self.size_increment <= 0:
             raise InstrumentError(f"{self.id}: price and size increments must be positive")
         if self.multiplier <= 0:
@@ -74,17 +80,11 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True, dict=True):
     def settlement_currency(self) -> str:
         return self.settle or (self.base if self.is_inverse else self.quote)
 
-    @property
-    def price_decimals(self) -> int:
-        return _decimals(self.price_increment)
-
-    @property
-    def size_decimals(self) -> int:
-        return _decimals(self.size_increment)
-
     def round_price(self, price: float) -> float:
         """The nearest valid price."""
-        return round(round(price / self.price_increment) * self.price_increment, self.price_decimals)
+        return round(
+            round(price / self.price_increment) * self.price_increment, self.price_decimals
+        )
 
     def round_quantity(self, quantity: float) -> float:
         """The largest valid quantity not above ``quantity`` (never rounds an order up)."""
@@ -110,7 +110,9 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True, dict=True):
         if not math.isfinite(quantity) or quantity <= 0:
             return f"quantity {quantity} must be a positive finite number"
         if not _is_multiple(quantity, self.size_increment):
-            return f"quantity {quantity} is not a multiple of the size increment {self.size_increment}"
+            return (
+                f"quantity {quantity} is not a multiple of the size increment {self.size_increment}"
+            )
         if quantity < self.min_quantity * (1 - _STEP_TOLERANCE):
             return f"quantity {quantity} is below the minimum quantity {self.min_quantity}"
         if quantity > self.max_quantity:
@@ -127,22 +129,32 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True, dict=True):
         return None
 
 
-def spot(symbol: str, venue: str = "SIM", **rules: float) -> Instrument:
+def spot(symbol: str, venue: str = "SIM", **rules: Any) -> Instrument:
     """A spot instrument from a ccxt-style ``BASE/QUOTE`` symbol."""
     base, quote = _parse_pair(symbol)
-    return Instrument(symbol=symbol, venue=venue, kind=InstrumentKind.SPOT, base=base, quote=quote,
-                      **rules)  # type: ignore[arg-type]
+    return Instrument(
+        symbol=symbol, venue=venue, kind=InstrumentKind.SPOT, base=base, quote=quote, **rules
+    )
 
 
-def perpetual(symbol: str, venue: str = "SIM", **rules: float) -> Instrument:
+def perpetual(symbol: str, venue: str = "SIM", **rules: Any) -> Instrument:
     """A perpetual swap from ``BASE/QUOTE:SETTLE``; inverse when settle == base."""
     pair, _, settle = symbol.partition(":")
     base, quote = _parse_pair(pair)
     if not settle:
-        raise InstrumentError(f"perpetual symbol {symbol!r} needs a settle currency: BASE/QUOTE:SETTLE")
-    return Instrument(symbol=symbol, venue=venue, kind=InstrumentKind.PERPETUAL, base=base,
-                      quote=quote, settle=settle, is_inverse=settle == base,
-                      **rules)  # type: ignore[arg-type]
+        raise InstrumentError(
+            f"perpetual symbol {symbol!r} needs a settle currency: BASE/QUOTE:SETTLE"
+        )
+    return Instrument(
+        symbol=symbol,
+        venue=venue,
+        kind=InstrumentKind.PERPETUAL,
+        base=base,
+        quote=quote,
+        settle=settle,
+        is_inverse=settle == base,
+        **rules,
+    )
 
 
 def _parse_pair(pair: str) -> tuple[str, str]:
@@ -152,6 +164,6 @@ def _parse_pair(pair: str) -> tuple[str, str]:
     return base, quote
 
 
-def instrument_from_symbol(symbol: str, venue: str = "SIM", **rules: float) -> Instrument:
+def instrument_from_symbol(symbol: str, venue: str = "SIM", **rules: Any) -> Instrument:
     """Spot for ``BASE/QUOTE``, perpetual for ``BASE/QUOTE:SETTLE`` (the CLI's ``--symbol``)."""
     return perpetual(symbol, venue, **rules) if ":" in symbol else spot(symbol, venue, **rules)

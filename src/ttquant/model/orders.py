@@ -227,22 +227,31 @@ class Order:
 
     @property
     def is_stop(self) -> bool:
-        return self.order_type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT,
-                                   OrderType.TRAILING_STOP)
+        return self.order_type in (
+            OrderType.STOP_MARKET,
+            OrderType.STOP_LIMIT,
+            OrderType.TRAILING_STOP,
+        )
 
     def apply(self, event: OrderEvent) -> None:
         """Move to the state ``event`` implies, or raise :class:`OrderStateError`."""
-        target = _TRANSITIONS.get((self.status, type(event)))
+        kind = type(event)
+        target = _TRANSITIONS.get((self.status, kind))
         if target is None:
             raise OrderStateError(
                 f"order {self.client_order_id}: illegal transition from {self.status.value} "
-                f"on {type(event).__name__}"
+                f"on {kind.__name__}"
             )
-        if isinstance(event, OrderFilled):
+        if kind is OrderFilled:
+            assert isinstance(event, OrderFilled)
             self._apply_fill(event)
-            target = S.FILLED if self.leaves_qty <= _QTY_EPS * max(1.0, self.quantity) else (
-                S.PARTIALLY_FILLED)
-        elif isinstance(event, OrderUpdated):
+            target = (
+                S.FILLED
+                if self.leaves_qty <= _QTY_EPS * max(1.0, self.quantity)
+                else (S.PARTIALLY_FILLED)
+            )
+        elif kind is OrderUpdated:
+            assert isinstance(event, OrderUpdated)
             self.quantity = event.quantity
             if event.price is not None:
                 self.price = event.price
@@ -254,10 +263,9 @@ class Order:
             target = self._previous_status
             if self.filled_qty > 0.0 and target in (S.ACCEPTED, S.TRIGGERED):
                 target = S.PARTIALLY_FILLED
-        assert isinstance(target, OrderStatus)
-        if target in (S.PENDING_UPDATE, S.PENDING_CANCEL):
+        if target is S.PENDING_UPDATE or target is S.PENDING_CANCEL:
             self._previous_status = self.status
-        self.status = target
+        self.status = target  # type: ignore[assignment]  # _FILL/_RESTORE resolved above
         self.ts_last = event.ts_event
         self.events.append(event)
 

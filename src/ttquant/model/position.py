@@ -19,7 +19,7 @@ from ttquant.model.instruments import Instrument
 _EPS = 1e-12
 
 
-class RoundTrip(msgspec.Struct, frozen=True, kw_only=True):
+class RoundTrip(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A closed trade: from the first opening fill to the fill that made the position flat."""
 
     strategy_id: str
@@ -132,8 +132,12 @@ class Position:
             trips.append(self._close_trip(fill.ts_event, exit_reason))
         remainder = abs(signed) - closing
         if remainder > _EPS:
-            self._open(math.copysign(remainder, signed), fill.last_px,
-                       fill.commission * (1.0 - share), fill.ts_event)
+            self._open(
+                math.copysign(remainder, signed),
+                fill.last_px,
+                fill.commission * (1.0 - share),
+                fill.ts_event,
+            )
         return trips
 
     def _open(self, signed_qty: float, price: float, fee: float, ts: int) -> None:

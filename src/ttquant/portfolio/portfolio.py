@@ -1,14 +1,13 @@
 """The portfolio: positions per strategy, balances per venue, equity and PnL.
 
 Positions are built from fills (per strategy and instrument, so PnL can be attributed);
-balances are mirrored from the venues' account states (the venue's ledger is the truth, in a
-backtest as live).
+balances come from the venues (the venue's ledger is the truth, in a backtest as live): a
+simulated venue shares its :class:`Account` object, a live adapter reports account states.
 """
 
 from __future__ import annotations
 
-
-from ttquant.model.account import AccountState
+from ttquant.model.account import Account, AccountState
 from ttquant.model.cache import Cache
 from ttquant.model.enums import AccountType
 from ttquant.model.events import OrderFilled
@@ -19,10 +18,24 @@ from ttquant.model.position import Position, RoundTrip
 class Portfolio:
     def __init__(self, cache: Cache) -> None:
         self.cache = cache
-        self.accounts: dict[str, AccountState] = {}
+        self.accounts: dict[str, Account] = {}
+
+    def register_account(self, account: Account) -> None:
+        """Follow ``account`` itself (a simulated venue's ledger): no copies, always current."""
+        self.accounts[account.venue] = account
 
     def on_account_state(self, state: AccountState) -> None:
-        self.accounts[state.venue] = state
+        """Apply a venue's report of its balances."""
+        account = self.accounts.get(state.venue)
+        if account is None:
+            account = self.accounts[state.venue] = Account(
+                state.venue, state.account_type, state.base_currency, {}
+            )
+        if state.balances:
+            for ccy, (total, locked) in state.balances.items():
+                bal = account.balance(ccy)
+                bal.total, bal.locked = total, locked
+        account.margin_used = state.margin_used
 
     def on_fill(self, fill: OrderFilled, order: Order | None) -> list[RoundTrip]:
         position = self.cache.position(fill.strategy_id, fill.instrument_id)
@@ -36,37 +49,45 @@ class Portfolio:
 
     def net_position(self, instrument_id: str) -> float:
         """Signed quantity summed over every strategy."""
-        return sum(p.quantity for (_, iid), p in self.cache.positions.items() if iid == instrument_id)
+        return sum(
+            p.quantity for (_, iid), p in self.cache.positions.items() if iid == instrument_id
+        )
 
     def unrealized_pnl(self, strategy_id: str | None = None) -> float:
-        return sum(p.unrealized_pnl(self.cache.price(p.instrument.id))
-                   for p in self.cache.open_positions(strategy_id))
+        return sum(
+            p.unrealized_pnl(self.cache.price(p.instrument.id))
+            for p in self.cache.open_positions(strategy_id)
+        )
 
     def realized_pnl(self, strategy_id: str | None = None) -> float:
         """Realized PnL net of commissions."""
-        return sum(p.realized_pnl - p.commissions for (sid, _), p in self.cache.positions.items()
-                   if strategy_id is None or sid == strategy_id)
+        return sum(
+            p.realized_pnl - p.commissions
+            for (sid, _), p in self.cache.positions.items()
+            if strategy_id is None or sid == strategy_id
+        )
 
     def balance(self, venue: str, currency: str) -> float:
-        state = self.accounts.get(venue.upper())
-        if state is None:
+        account = self.accounts.get(venue.upper())
+        if account is None or currency not in account.balances:
             return 0.0
-        return state.balances.get(currency, (0.0, 0.0))[0]
+        return account.balances[currency].total
 
     def equity(self, venue: str | None = None) -> float:
         """Account value in each account's base currency, summed over venues (or one venue)."""
         total = 0.0
-        for name, state in self.accounts.items():
+        for name, account in self.accounts.items():
             if venue is not None and name != venue.upper():
                 continue
-            for ccy, (amount, _) in state.balances.items():
-                if amount:
-                    total += amount * self.cache.conversion_rate(ccy, state.base_currency)
-            if state.account_type is AccountType.MARGIN:
+            for ccy, bal in account.balances.items():
+                if bal.total:
+                    total += bal.total * self.cache.conversion_rate(ccy, account.base_currency)
+            if account.account_type is AccountType.MARGIN:
                 for pos in self.cache.open_positions():
                     if pos.instrument.venue == name:
                         upnl = pos.unrealized_pnl(self.cache.price(pos.instrument.id))
-                        rate = self.cache.conversion_rate(pos.instrument.settlement_currency,
-                                                          state.base_currency)
+                        rate = self.cache.conversion_rate(
+                            pos.instrument.settlement_currency, account.base_currency
+                        )
                         total += upnl * rate
         return total

@@ -26,7 +26,7 @@ _FALSE = {"false", "0", "no", "off"}
 
 
 @dataclass(frozen=True, slots=True)
-class Param:
+class ParamDecl:
     """Declaration of one strategy parameter (the type comes from the annotation)."""
 
     default: Any
@@ -38,11 +38,29 @@ class Param:
     reloadable: bool = True
 
 
+def Param(  # noqa: N802 - reads as a declaration, like dataclasses.field
+    default: Any,
+    *,
+    min: float | None = None,
+    max: float | None = None,
+    step: float | None = None,
+    choices: Sequence[Any] | None = None,
+    doc: str = "",
+    reloadable: bool = True,
+) -> Any:
+    """Declare a strategy parameter: ``fast: int = Param(10, min=2, max=200, doc="...")``.
+
+    Typed as ``Any`` so that the annotation (``int`` here) is what type checkers see on the
+    instance, which is what the strategy reads at run time.
+    """
+    return ParamDecl(default, min, max, step, choices, doc, reloadable)
+
+
 @dataclass(frozen=True, slots=True)
 class ParamSpec:
     name: str
     type: type
-    param: Param
+    param: ParamDecl
 
     def coerce(self, owner: str, value: Any) -> Any:
         """``value`` converted to the declared type and checked against the declared range."""
@@ -88,18 +106,22 @@ def collect_params(cls: type) -> dict[str, ParamSpec]:
     specs: dict[str, ParamSpec] = {}
     for klass in reversed(cls.__mro__):
         for name, value in vars(klass).items():
-            if isinstance(value, Param):
+            if isinstance(value, ParamDecl):
                 declared = hints.get(name, type(value.default))
-                specs[name] = ParamSpec(name, declared if isinstance(declared, type) else object,
-                                        value)
+                specs[name] = ParamSpec(
+                    name, declared if isinstance(declared, type) else object, value
+                )
     return specs
 
 
-def resolve_params(owner: str, specs: Mapping[str, ParamSpec],
-                   given: Mapping[str, Any]) -> dict[str, Any]:
+def resolve_params(
+    owner: str, specs: Mapping[str, ParamSpec], given: Mapping[str, Any]
+) -> dict[str, Any]:
     unknown = sorted(set(given) - set(specs))
     if unknown:
         known = ", ".join(specs) or "none"
         raise ConfigError(f"strategy {owner!r}: unknown parameter {unknown[0]!r} (known: {known})")
-    return {name: spec.coerce(owner, given.get(name, spec.param.default))
-            for name, spec in specs.items()}
+    return {
+        name: spec.coerce(owner, given.get(name, spec.param.default))
+        for name, spec in specs.items()
+    }

@@ -32,8 +32,9 @@ def available_strategies() -> dict[str, tuple[type[Strategy], str]]:
         try:
             cls = ep.load()
         except Exception as exc:  # a broken plugin must not break the built-ins
-            raise ConfigError(f"strategy plugin {ep.name!r} ({ep.value}) failed to load: {exc}") \
-                from exc
+            raise ConfigError(
+                f"strategy plugin {ep.name!r} ({ep.value}) failed to load: {exc}"
+            ) from exc
         if not (isinstance(cls, type) and issubclass(cls, Strategy)):
             raise ConfigError(f"strategy plugin {ep.name!r} ({ep.value}) is not a Strategy class")
         found.setdefault(ep.name, (cls, ep.dist.name if ep.dist else "plugin"))

@@ -17,8 +17,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ttquant.core.clock import Clock, TimeEvent
 from ttquant.core.errors import ConfigError, InstrumentError
 from ttquant.model.cache import Cache
-from ttquant.model.data import Bar, BarType, QuoteTick, TradeTick, bar_topic, parse_step, \
-    quote_topic, trade_topic
+from ttquant.model.data import (
+    Bar,
+    BarType,
+    QuoteTick,
+    TradeTick,
+    bar_topic,
+    parse_step,
+    quote_topic,
+    trade_topic,
+)
 from ttquant.model.enums import (
     ContingencyType,
     OrderSide,
@@ -55,8 +63,9 @@ class Strategy:
             cls.name = _snake(cls.__name__)
         cls.params_spec = collect_params(cls)
 
-    def __init__(self, *, strategy_id: str | None = None, instruments: Sequence[str] = (),
-                 **params: Any) -> None:
+    def __init__(
+        self, *, strategy_id: str | None = None, instruments: Sequence[str] = (), **params: Any
+    ) -> None:
         self.id = strategy_id or self.name
         self.params = resolve_params(self.name, self.params_spec, params)
         for key, value in self.params.items():
@@ -72,8 +81,16 @@ class Strategy:
         return f"{type(self).__name__}({args})"
 
     # -- wiring (called by the engine) ----------------------------------------------------------
-    def bind(self, *, clock: Clock, cache: Cache, portfolio: Portfolio, bus: MessageBus,
-             execution: ExecutionEngine, bar_types: Sequence[BarType]) -> None:
+    def bind(
+        self,
+        *,
+        clock: Clock,
+        cache: Cache,
+        portfolio: Portfolio,
+        bus: MessageBus,
+        execution: ExecutionEngine,
+        bar_types: Sequence[BarType],
+    ) -> None:
         """Attach the strategy to a kernel. ``bar_types`` are the bars available to it."""
         self.clock = clock
         self.cache = cache
@@ -82,7 +99,8 @@ class Strategy:
         self._execution = execution
         if not self.instruments:
             self.instruments = sorted({bt.instrument_id for bt in bar_types}) or sorted(
-                cache.instruments)
+                cache.instruments
+            )
         for iid in self.instruments:
             cache.instrument(iid)  # unknown instrument: a clear error now, not mid-run
         self.bar_types = [bt for bt in bar_types if bt.instrument_id in self.instruments]
@@ -158,13 +176,24 @@ class Strategy:
         return self.cache.open_orders(self.id, instrument_id)
 
     # -- orders ---------------------------------------------------------------------------------
-    def order(self, side: OrderSide, quantity: float, *, instrument_id: str | None = None,
-              price: float | None = None, trigger_price: float | None = None,
-              order_type: OrderType | None = None, time_in_force: TimeInForce = TimeInForce.GTC,
-              expire_ns: int | None = None, post_only: bool = False, reduce_only: bool = False,
-              trailing_offset: float | None = None,
-              trailing_offset_type: TrailingOffsetType = TrailingOffsetType.PRICE,
-              exit_reason: str = "", tags: tuple[str, ...] = ()) -> Order:
+    def order(
+        self,
+        side: OrderSide,
+        quantity: float,
+        *,
+        instrument_id: str | None = None,
+        price: float | None = None,
+        trigger_price: float | None = None,
+        order_type: OrderType | None = None,
+        time_in_force: TimeInForce = TimeInForce.GTC,
+        expire_ns: int | None = None,
+        post_only: bool = False,
+        reduce_only: bool = False,
+        trailing_offset: float | None = None,
+        trailing_offset_type: TrailingOffsetType = TrailingOffsetType.PRICE,
+        exit_reason: str = "",
+        tags: tuple[str, ...] = (),
+    ) -> Order:
         """Create (not submit) an order. The type follows from the prices given unless named:
         none → MARKET, ``price`` → LIMIT, ``trigger_price`` → STOP_MARKET, both → STOP_LIMIT."""
         if order_type is None:
@@ -209,15 +238,31 @@ class Strategy:
     def sell(self, quantity: float, **kwargs: Any) -> Order:
         return self.submit(self.order(OrderSide.SELL, quantity, **kwargs))
 
-    def trailing_stop(self, side: OrderSide, quantity: float, offset: float, *,
-                      percent: bool = False, reduce_only: bool = True,
-                      instrument_id: str | None = None) -> Order:
-        """Submit a trailing stop ``offset`` (price, or percent if ``percent``) behind the market."""
-        return self.submit(self.order(
-            side, quantity, instrument_id=instrument_id, order_type=OrderType.TRAILING_STOP,
-            trailing_offset=offset, reduce_only=reduce_only, exit_reason="trailing_stop",
-            trailing_offset_type=TrailingOffsetType.PERCENT if percent else TrailingOffsetType.PRICE,
-        ))
+    def trailing_stop(
+        self,
+        side: OrderSide,
+        quantity: float,
+        offset: float,
+        *,
+        percent: bool = False,
+        reduce_only: bool = True,
+        instrument_id: str | None = None,
+    ) -> Order:
+        """Submit a trailing stop ``offset`` (a price, or a percent) behind the market."""
+        return self.submit(
+            self.order(
+                side,
+                quantity,
+                instrument_id=instrument_id,
+                order_type=OrderType.TRAILING_STOP,
+                trailing_offset=offset,
+                reduce_only=reduce_only,
+                exit_reason="trailing_stop",
+                trailing_offset_type=TrailingOffsetType.PERCENT
+                if percent
+                else TrailingOffsetType.PRICE,
+            )
+        )
 
     def submit_oco(self, first: Order, second: Order) -> list[Order]:
         """Submit two orders where a fill on one reduces (or cancels) the other."""
@@ -225,9 +270,16 @@ class Strategy:
         self._execution.submit([first, second])
         return [first, second]
 
-    def bracket(self, side: OrderSide, quantity: float, *, stop_loss: float,
-                take_profit: float | None = None, entry_price: float | None = None,
-                instrument_id: str | None = None) -> list[Order]:
+    def bracket(
+        self,
+        side: OrderSide,
+        quantity: float,
+        *,
+        stop_loss: float,
+        take_profit: float | None = None,
+        entry_price: float | None = None,
+        instrument_id: str | None = None,
+    ) -> list[Order]:
         """Submit an entry with a stop-loss and an optional take-profit.
 
         The exits are held until the entry fills, sized to what it filled, and cancel each other
@@ -235,12 +287,24 @@ class Strategy:
         """
         entry = self.order(side, quantity, instrument_id=instrument_id, price=entry_price)
         exit_side = side.opposite
-        stop = self.order(exit_side, quantity, instrument_id=instrument_id,
-                          trigger_price=stop_loss, reduce_only=True, exit_reason="stop_loss")
+        stop = self.order(
+            exit_side,
+            quantity,
+            instrument_id=instrument_id,
+            trigger_price=stop_loss,
+            reduce_only=True,
+            exit_reason="stop_loss",
+        )
         orders = [entry, stop]
         if take_profit is not None:
-            tp = self.order(exit_side, quantity, instrument_id=instrument_id, price=take_profit,
-                            reduce_only=True, exit_reason="take_profit")
+            tp = self.order(
+                exit_side,
+                quantity,
+                instrument_id=instrument_id,
+                price=take_profit,
+                reduce_only=True,
+                exit_reason="take_profit",
+            )
             _link_oco(stop, tp)
             orders.append(tp)
         entry.contingency = ContingencyType.OTO
@@ -260,21 +324,37 @@ class Strategy:
         for order in self.open_orders(instrument_id):
             self._execution.cancel(order)
 
-    def modify(self, order: Order, *, quantity: float | None = None, price: float | None = None,
-               trigger_price: float | None = None) -> None:
+    def modify(
+        self,
+        order: Order,
+        *,
+        quantity: float | None = None,
+        price: float | None = None,
+        trigger_price: float | None = None,
+    ) -> None:
         self._execution.modify(order, quantity, price, trigger_price)
 
-    def close_position(self, instrument_id: str | None = None, reason: str = "signal") -> Order | None:
+    def close_position(
+        self, instrument_id: str | None = None, reason: str = "signal"
+    ) -> Order | None:
         """Flatten the position with a reduce-only market order; None when already flat."""
         pos = self.position(instrument_id)
         if pos.is_flat:
             return None
         side = OrderSide.SELL if pos.quantity > 0 else OrderSide.BUY
-        return self.submit(self.order(side, abs(pos.quantity), instrument_id=pos.instrument.id,
-                                      reduce_only=True, exit_reason=reason))
+        return self.submit(
+            self.order(
+                side,
+                abs(pos.quantity),
+                instrument_id=pos.instrument.id,
+                reduce_only=True,
+                exit_reason=reason,
+            )
+        )
 
-    def order_target_quantity(self, target: float, instrument_id: str | None = None,
-                              reason: str = "signal") -> Order | None:
+    def order_target_quantity(
+        self, target: float, instrument_id: str | None = None, reason: str = "signal"
+    ) -> Order | None:
         """Trade towards a signed position of ``target`` with one market order.
 
         Orders already in flight count towards the target, so calling this on every bar does
@@ -291,11 +371,18 @@ class Strategy:
             return None
         side = OrderSide.BUY if delta > 0 else OrderSide.SELL
         reduces = current != 0.0 and abs(target) < abs(current) and (target * current) >= 0
-        return self.submit(self.order(side, abs(delta), instrument_id=iid,
-                                      exit_reason=reason if reduces or target == 0 else ""))
+        return self.submit(
+            self.order(
+                side,
+                abs(delta),
+                instrument_id=iid,
+                exit_reason=reason if reduces or target == 0 else "",
+            )
+        )
 
-    def order_target_value(self, value: float, instrument_id: str | None = None,
-                           reason: str = "signal") -> Order | None:
+    def order_target_value(
+        self, value: float, instrument_id: str | None = None, reason: str = "signal"
+    ) -> Order | None:
         """Target a signed position worth ``value`` (account currency) at the last price."""
         iid = instrument_id or self.instrument
         inst = self.cache.instrument(iid)
@@ -305,8 +392,9 @@ class Strategy:
         qty = inst.round_quantity(abs(value) / (price * inst.multiplier))
         return self.order_target_quantity(math.copysign(qty, value), iid, reason)
 
-    def order_target_percent(self, fraction: float, instrument_id: str | None = None,
-                             reason: str = "signal") -> Order | None:
+    def order_target_percent(
+        self, fraction: float, instrument_id: str | None = None, reason: str = "signal"
+    ) -> Order | None:
         """Target a position worth ``fraction`` of equity (0.5 == half; negative is short)."""
         return self.order_target_value(fraction * self.portfolio.equity(), instrument_id, reason)
 

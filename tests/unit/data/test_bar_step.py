@@ -9,8 +9,7 @@ from hypothesis import strategies as st
 
 from ttquant.core.errors import ConfigError, DataError
 from ttquant.data.bars import infer_step_ns
-from ttquant.model.data import format_step
-from ttquant.model.data import parse_step
+from ttquant.model.data import format_step, parse_step
 
 S = 10**9
 CASES = [

@@ -10,7 +10,6 @@ from ttquant.model.data import Bar
 from ttquant.strategy.params import Param
 from ttquant.strategy.strategy import Strategy
 
-
 _TIE = 1e-12
 
 
@@ -42,7 +41,8 @@ class MACross(Strategy):
     def on_start(self) -> None:
         if self.fast >= self.slow:
             raise ConfigError(
-                f"strategy {self.id!r}: fast ({self.fast}) must be shorter than slow ({self.slow})")
+                f"strategy {self.id!r}: fast ({self.fast}) must be shorter than slow ({self.slow})"
+            )
         kind = SMA if self.ma == "sma" else EMA
         self._fast = kind(self.fast)
         self._slow = kind(self.slow)

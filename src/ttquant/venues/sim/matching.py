@@ -5,8 +5,10 @@ Bars are matched along a price path (open, nearer extreme, other extreme, close;
 open fills at the open (better for a limit, worse for a stop). Between path points the price
 moves continuously, so an order whose price lies on the way fills at its own price (a stop plus
 slippage). A trade tick or a quote is a single jump point; buys match the ask (or trade price)
-and sells the bid. When a bar would hit both the stop-loss and the take-profit of one OCO pair,
-the stop-loss fills (the conservative assumption, whatever the path).
+and sells the bid; a resting limit jumped over by a tick fills at its own price. When a bar
+would hit both the stop-loss and the take-profit of one OCO pair inside the bar, the stop-loss
+fills (the conservative assumption, whatever the path); a take-profit gapped through at the
+open fills there, as nothing in the bar came before the open.
 """
 
 from __future__ import annotations
@@ -82,8 +84,11 @@ class SimOrder:
 
     @property
     def is_stop(self) -> bool:
-        return self.order.order_type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT,
-                                         OrderType.TRAILING_STOP)
+        return self.order.order_type in (
+            OrderType.STOP_MARKET,
+            OrderType.STOP_LIMIT,
+            OrderType.TRAILING_STOP,
+        )
 
     @property
     def acts_as_limit(self) -> bool:
@@ -147,8 +152,11 @@ class MatchingEngine:
                 sim.trigger = self._trail(sim, last)
         if kind is OrderType.LIMIT:
             sim.marketable_on_arrival = self.would_take(sim)
-        if (kind is OrderType.MARKET and self.venue.fill_model.market_fill == "close"
-                and not math.isnan(last)):
+        if (
+            kind is OrderType.MARKET
+            and self.venue.fill_model.market_fill == "close"
+            and not math.isnan(last)
+        ):
             now = self.venue.cache.now()
             self._fill(sim, self.touch_price(sim.is_buy), True, math.inf, now, now)
 
@@ -161,13 +169,15 @@ class MatchingEngine:
         for k, px in enumerate(path):
             if not self.orders:
                 break
-            capacity = self._match_point(px, px, k == 0, px - prev, capacity, bar, bar.ts_event,
-                                         bar.ts_init)
+            capacity = self._match_point(
+                px, px, k == 0, px - prev, capacity, bar, bar.ts_event, bar.ts_init
+            )
             prev = px
         self._end_of_pass(bar.ts_init)
 
-    def process_points(self, buy_px: float, sell_px: float, size: float, ts_event: int,
-                       ts_init: int) -> None:
+    def process_points(
+        self, buy_px: float, sell_px: float, size: float, ts_event: int, ts_init: int
+    ) -> None:
         self._expire(ts_event)
         capacity = self.venue.fill_model.capacity(size) if math.isfinite(size) else math.inf
         self._match_point(buy_px, sell_px, True, 0.0, capacity, None, ts_event, ts_init)
@@ -181,13 +191,25 @@ class MatchingEngine:
     def _end_of_pass(self, ts: int) -> None:
         """IOC and FOK orders live for one matching pass: cancel what is left of them."""
         for sim in list(self.orders):
-            if (sim.active and not sim.done
-                    and sim.order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK)):
+            if (
+                sim.active
+                and not sim.done
+                and sim.order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK)
+            ):
                 self.venue.cancel_working(sim, ts)
 
-    def _match_point(self, buy_px: float, sell_px: float, jump: bool, move: float,
-                     capacity: float, bar: Bar | None, ts_event: int, ts_init: int,
-                     seen: frozenset[SimOrder] = frozenset()) -> float:
+    def _match_point(
+        self,
+        buy_px: float,
+        sell_px: float,
+        jump: bool,
+        move: float,
+        capacity: float,
+        bar: Bar | None,
+        ts_event: int,
+        ts_init: int,
+        seen: frozenset[SimOrder] = frozenset(),
+    ) -> float:
         """Fill what the price point reaches; returns the capacity left.
 
         Orders released by a fill at this point (bracket children) are matched at the same
@@ -195,20 +217,24 @@ class MatchingEngine:
         the bar's path. ``seen`` holds the orders already matched at this point.
         """
         hits: list[tuple[float, int, int, SimOrder, float, bool]] = []
-        considered = set(seen)
+        considered = list(seen)
+        at_bar_open = bar is not None
         for seq, sim in enumerate(self.orders):
-            if not sim.active or sim.done or sim in seen:
+            if not sim.active or sim.done or (seen and sim in seen):
                 continue
-            considered.add(sim)
+            considered.append(sim)
             px = buy_px if sim.is_buy else sell_px
-            hit = self._hit(sim, px, jump, bar is not None)
+            hit = self._hit(sim, px, jump, at_bar_open)
             if hit is not None:
                 fill_px, is_taker = hit
                 # along an upward move lower levels are crossed first, along a downward one
                 # higher; at a jump every order is reached at once
                 key = 0.0 if jump else (fill_px if move >= 0 else -fill_px)
                 hits.append((key, 0 if sim.is_stop else 1, seq, sim, fill_px, is_taker))
-        hits.sort(key=lambda h: (h[0], h[1], h[2]))
+        if not hits:
+            return capacity
+        if len(hits) > 1:
+            hits.sort(key=lambda h: (h[0], h[1], h[2]))
         for _, _, _, sim, fill_px, is_taker in hits:
             if sim.done or not sim.active:
                 continue
@@ -224,13 +250,17 @@ class MatchingEngine:
             capacity -= self._fill(sim, fill_px, is_taker, capacity, ts_event, ts_init)
             if capacity <= _EPS:
                 return capacity
-        if any(o.active and not o.done and o not in considered for o in self.orders):
-            return self._match_point(buy_px, sell_px, jump, move, capacity, bar, ts_event,
-                                     ts_init, frozenset(considered))
+        if len(self.orders) > len(considered):
+            done = frozenset(considered)
+            if any(o.active and not o.done and o not in done for o in self.orders):
+                return self._match_point(
+                    buy_px, sell_px, jump, move, capacity, bar, ts_event, ts_init, done
+                )
         return capacity
 
-    def _hit(self, sim: SimOrder, px: float, jump: bool,
-             at_bar_open: bool) -> tuple[float, bool] | None:
+    def _hit(
+        self, sim: SimOrder, px: float, jump: bool, at_bar_open: bool
+    ) -> tuple[float, bool] | None:
         """The price and liquidity of a fill of ``sim`` at point ``px``, or None.
 
         A resting limit jumped over by a trade or quote fills at its own price: the market
@@ -251,8 +281,7 @@ class MatchingEngine:
                     if favorable or math.isnan(sim.extreme):
                         sim.extreme = px
                         new = self._trail(sim, px)
-                        sim.trigger = min(sim.trigger, new) if sim.is_buy else max(
-                            sim.trigger, new)
+                        sim.trigger = min(sim.trigger, new) if sim.is_buy else max(sim.trigger, new)
                     return None
             elif sim.trigger is None or not self._through(sim, px, sim.trigger):
                 return None
@@ -290,8 +319,13 @@ class MatchingEngine:
         if sim.order.contingency is not ContingencyType.OCO:
             return None
         for other in sim.linked:
-            if (other.is_stop and other.active and not other.done and not other.triggered
-                    and other.trigger is not None):
+            if (
+                other.is_stop
+                and other.active
+                and not other.done
+                and not other.triggered
+                and other.trigger is not None
+            ):
                 reached = bar.high >= other.trigger if other.is_buy else bar.low <= other.trigger
                 if reached:
                     return other
@@ -303,8 +337,15 @@ class MatchingEngine:
         gapped = self._through(stop, bar.open, stop.trigger)
         return bar.open if gapped else stop.trigger
 
-    def _fill(self, sim: SimOrder, price: float, is_taker: bool, capacity: float,
-              ts_event: int, ts_init: int) -> float:
+    def _fill(
+        self,
+        sim: SimOrder,
+        price: float,
+        is_taker: bool,
+        capacity: float,
+        ts_event: int,
+        ts_init: int,
+    ) -> float:
         want = self.capacity_of(sim)
         if sim.order.time_in_force is TimeInForce.FOK and want > capacity + _EPS:
             return 0.0

@@ -57,8 +57,14 @@ class FeeModel:
         self.maker = maker
         self.taker = taker
 
-    def commission(self, order: Order, instrument: Instrument, quantity: float, price: float,
-                   liquidity: LiquiditySide) -> float:
+    def commission(
+        self,
+        order: Order,
+        instrument: Instrument,
+        quantity: float,
+        price: float,
+        liquidity: LiquiditySide,
+    ) -> float:
         if liquidity is LiquiditySide.MAKER:
             rate = instrument.maker_fee if self.maker is None else self.maker
         else:

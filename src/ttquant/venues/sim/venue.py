@@ -78,8 +78,13 @@ class SimulatedVenue:
     ) -> None:
         self.name = name.upper()
         self.cache = cache
-        self.account = Account(self.name, account_type, base_currency,
-                               dict(starting_balances or {base_currency: 0.0}), leverage)
+        self.account = Account(
+            self.name,
+            account_type,
+            base_currency,
+            dict(starting_balances or {base_currency: 0.0}),
+            leverage,
+        )
         self.fill_model = fill_model or FillModel()
         self.fee_model = fee_model or FeeModel()
         self.slippage_model = slippage_model or SlippageModel()
@@ -101,9 +106,6 @@ class SimulatedVenue:
             self.positions[instrument.id] = Position(instrument, "")
         return engine
 
-    def publish_account_state(self) -> None:
-        self._emit(self.account.state(self.cache.now()))
-
     # -- commands -------------------------------------------------------------------------------
     def submit(self, order: Order) -> None:
         self.submit_list([order])
@@ -118,14 +120,18 @@ class SimulatedVenue:
             if sim.parent is not None:
                 sim.parent.children.append(sim)
         for sim in sims:  # parents first: a sibling's parent must be known to link it
-            sim.linked = [by_id[i] for i in sim.order.linked_order_ids
-                          if i in by_id and by_id[i].parent is sim.parent]
+            sim.linked = [
+                by_id[i]
+                for i in sim.order.linked_order_ids
+                if i in by_id and by_id[i].parent is sim.parent
+            ]
         for sim in sims:
             reason, message = self._check(sim)
             if reason:
                 for other in sims:  # a list is accepted whole or not at all
-                    self._emit(OrderRejected(**_ids(other.order, now), reason=reason,
-                                             message=message))
+                    self._emit(
+                        OrderRejected(**_ids(other.order, now), reason=reason, message=message)
+                    )
                 return
         for sim in sims:
             self._venue_order_seq += 1
@@ -148,8 +154,13 @@ class SimulatedVenue:
             return
         self.cancel_working(sim, now)
 
-    def modify(self, order: Order, quantity: float | None = None, price: float | None = None,
-               trigger_price: float | None = None) -> None:
+    def modify(
+        self,
+        order: Order,
+        quantity: float | None = None,
+        price: float | None = None,
+        trigger_price: float | None = None,
+    ) -> None:
         now = self.cache.now()
         sim = self._orders.get(order.client_order_id)
         if sim is None or sim.done:
@@ -172,8 +183,14 @@ class SimulatedVenue:
             sim.price = price
         if trigger_price is not None:
             sim.trigger = trigger_price
-        self._emit(OrderUpdated(**_ids(order, now, sim.order_id), quantity=new_qty,
-                                price=price, trigger_price=trigger_price))
+        self._emit(
+            OrderUpdated(
+                **_ids(order, now, sim.order_id),
+                quantity=new_qty,
+                price=price,
+                trigger_price=trigger_price,
+            )
+        )
         if sim.active:
             self.engines[order.instrument_id].on_arrival(sim)
 
@@ -191,8 +208,9 @@ class SimulatedVenue:
     def process_quote(self, quote: QuoteTick) -> None:
         engine = self.engines.get(quote.instrument_id)
         if engine is not None and engine.working:
-            engine.process_points(quote.ask_price, quote.bid_price, math.inf, quote.ts_event,
-                                  quote.ts_init)
+            engine.process_points(
+                quote.ask_price, quote.bid_price, math.inf, quote.ts_event, quote.ts_init
+            )
 
     # -- services for the matching engines ------------------------------------------------------
     def _check(self, sim: SimOrder) -> tuple[str, str]:
@@ -200,7 +218,10 @@ class SimulatedVenue:
         order = sim.order
         engine = self.engines.get(order.instrument_id)
         if engine is None:
-            return RejectReason.UNKNOWN_INSTRUMENT, f"{order.instrument_id} is not traded at {self.name}"
+            return (
+                RejectReason.UNKNOWN_INSTRUMENT,
+                f"{order.instrument_id} is not traded at {self.name}",
+            )
         inst = engine.instrument
         problem = inst.check_quantity(order.quantity)
         if problem:
@@ -218,17 +239,27 @@ class SimulatedVenue:
         if order.post_only and engine.would_take(sim):
             return RejectReason.POST_ONLY_WOULD_TAKE, "post-only limit order would take liquidity"
         pos = self.positions[inst.id].quantity
-        if order.reduce_only and sim.parent is None and (pos == 0.0 or (pos > 0) == (
-                order.side is OrderSide.BUY)):
-            return (RejectReason.REDUCE_ONLY_WOULD_INCREASE,
-                    f"reduce-only {order.side.value} would increase the position of {pos}")
-        if sim.parent is None and not order.reduce_only and order.order_type is not OrderType.MARKET:
+        if (
+            order.reduce_only
+            and sim.parent is None
+            and (pos == 0.0 or (pos > 0) == (order.side is OrderSide.BUY))
+        ):
+            return (
+                RejectReason.REDUCE_ONLY_WOULD_INCREASE,
+                f"reduce-only {order.side.value} would increase the position of {pos}",
+            )
+        if (
+            sim.parent is None
+            and not order.reduce_only
+            and order.order_type is not OrderType.MARKET
+        ):
             # market orders are checked when they fill, at the price they fill at
             return self._check_funds(inst, order.side, order.quantity, ref, exclude=None)
         return "", ""
 
-    def _check_funds(self, inst: Instrument, side: OrderSide, qty: float, price: float,
-                     exclude: SimOrder | None) -> tuple[str, str]:
+    def _check_funds(
+        self, inst: Instrument, side: OrderSide, qty: float, price: float, exclude: SimOrder | None
+    ) -> tuple[str, str]:
         """Whether the account can pay for ``qty`` more at ``price`` given open orders."""
         acct = self.account
         fee = inst.notional(qty, price) * max(inst.taker_fee, inst.maker_fee, 0.0)
@@ -239,8 +270,10 @@ class SimulatedVenue:
                 need, ccy = qty * inst.multiplier, inst.base
             free = acct.balance(ccy).total - self._locked(ccy, exclude)
             if need > free * (1 + 1e-12) + 1e-12:
-                return (RejectReason.INSUFFICIENT_BALANCE,
-                        f"needs {need:.8g} {ccy}, {max(free, 0.0):.8g} {ccy} free")
+                return (
+                    RejectReason.INSUFFICIENT_BALANCE,
+                    f"needs {need:.8g} {ccy}, {max(free, 0.0):.8g} {ccy} free",
+                )
             return "", ""
         pos = self.positions[inst.id].quantity
         opening = max(qty - (abs(pos) if (pos > 0) != (side is OrderSide.BUY) else 0.0), 0.0)
@@ -249,8 +282,10 @@ class SimulatedVenue:
         need = inst.notional(opening, price) / acct.leverage + fee
         free = self.equity() - self.margin_used() - self._locked(acct.base_currency, exclude)
         if need > free * (1 + 1e-12) + 1e-12:
-            return (RejectReason.INSUFFICIENT_MARGIN,
-                    f"needs {need:.8g} {acct.base_currency} margin, {max(free, 0.0):.8g} free")
+            return (
+                RejectReason.INSUFFICIENT_MARGIN,
+                f"needs {need:.8g} {acct.base_currency} margin, {max(free, 0.0):.8g} free",
+            )
         return "", ""
 
     def _locked(self, currency: str, exclude: SimOrder | None) -> float:
@@ -283,7 +318,8 @@ class SimulatedVenue:
                 if not pos.is_flat:
                     inst = pos.instrument
                     value += pos.unrealized_pnl(self.cache.price(iid)) * self._rate(
-                        inst.settlement_currency)
+                        inst.settlement_currency
+                    )
         return value
 
     def margin_used(self) -> float:
@@ -292,8 +328,11 @@ class SimulatedVenue:
         used = 0.0
         for iid, pos in self.positions.items():
             if not pos.is_flat:
-                used += pos.instrument.notional(pos.quantity, self.cache.price(iid)) * self._rate(
-                    pos.instrument.settlement_currency) / self.account.leverage
+                used += (
+                    pos.instrument.notional(pos.quantity, self.cache.price(iid))
+                    * self._rate(pos.instrument.settlement_currency)
+                    / self.account.leverage
+                )
         return used
 
     def _rate(self, currency: str) -> float:
@@ -301,16 +340,26 @@ class SimulatedVenue:
             return 1.0
         return self.cache.conversion_rate(currency, self.account.base_currency)
 
-    def fill(self, sim: SimOrder, qty: float, price: float, liquidity: LiquiditySide,
-             ts_event: int, ts_init: int) -> float:
+    def fill(
+        self,
+        sim: SimOrder,
+        qty: float,
+        price: float,
+        liquidity: LiquiditySide,
+        ts_event: int,
+        ts_init: int,
+    ) -> float:
         """Execute ``qty`` of ``sim`` at ``price``; returns the quantity actually filled."""
         order = sim.order
         engine = self.engines[order.instrument_id]
         inst = engine.instrument
         pos = self.positions[inst.id]
         if order.reduce_only:
-            qty = min(qty, abs(pos.quantity)) if (pos.quantity > 0) == (
-                order.side is OrderSide.SELL) and not pos.is_flat else 0.0
+            qty = (
+                min(qty, abs(pos.quantity))
+                if (pos.quantity > 0) == (order.side is OrderSide.SELL) and not pos.is_flat
+                else 0.0
+            )
             if qty <= 0.0:
                 self.cancel_working(sim, ts_init)
                 return 0.0
@@ -320,8 +369,14 @@ class SimulatedVenue:
                 self.cancel_working(sim, ts_init)  # a venue cancels, not rejects, a live order
                 return 0.0
             if reason:
-                self.finish(sim, OrderRejected(**_ids(order, ts_init, sim.order_id),
-                                               reason=reason, message=message + " at fill"))
+                self.finish(
+                    sim,
+                    OrderRejected(
+                        **_ids(order, ts_init, sim.order_id),
+                        reason=reason,
+                        message=message + " at fill",
+                    ),
+                )
                 return 0.0
         commission = self.fee_model.commission(order, inst, qty, price, liquidity)
         self._trade_seq += 1
@@ -337,11 +392,17 @@ class SimulatedVenue:
         )
         realized_before = pos.realized_pnl
         pos.apply_fill(fill)
-        self.account.apply_fill(inst, order.side, qty, price, commission,
-                                inst.settlement_currency, pos.realized_pnl - realized_before)
+        self.account.apply_fill(
+            inst,
+            order.side,
+            qty,
+            price,
+            commission,
+            inst.settlement_currency,
+            pos.realized_pnl - realized_before,
+        )
         sim.filled += qty
-        self._emit(fill)
-        self._emit(self.account.state(ts_init))
+        self._emit(fill)  # the ledger itself is shared with the portfolio: no state event
         if sim.filled >= sim.quantity - 1e-12 * max(1.0, sim.quantity):
             sim.done = True
             engine.remove(sim)
@@ -383,12 +444,19 @@ class SimulatedVenue:
                 self.cancel_working(child, event.ts_init)
             elif child.quantity > sim.filled:
                 child.quantity = sim.filled
-                self._emit(OrderUpdated(**_ids(child.order, event.ts_init, child.order_id),
-                                        quantity=sim.filled))
+                self._emit(
+                    OrderUpdated(
+                        **_ids(child.order, event.ts_init, child.order_id), quantity=sim.filled
+                    )
+                )
 
 
-def _ids(order: Order, ts: int, venue_order_id: str = "", ts_init: int | None = None,
-         ) -> dict[str, Any]:
+def _ids(
+    order: Order,
+    ts: int,
+    venue_order_id: str = "",
+    ts_init: int | None = None,
+) -> dict[str, Any]:
     return {
         "client_order_id": order.client_order_id,
         "strategy_id": order.strategy_id,
