@@ -5,11 +5,14 @@ strategies, then streams market data in timestamp order from numpy arrays. Per e
 does only what the event needs: a bar becomes one small struct, the matching engine is skipped
 when nothing rests on that instrument, handlers come from lists the bus keeps current.
 
-The equity curve is not computed per event. Between fills, equity is an affine function of the
-prices (``A + sum(q_i * mult_i * price_i)``), so the engine records ``A`` and the positions
-``q`` when a fill changes them and evaluates the curve for every event time afterwards with
-numpy. A backtest is a pure function of (data, config): two runs give identical fills and the
-same results hash.
+The equity curve is not computed per event, nor per fill. Equity is ``A + sum(q_i * mult_i *
+price_i)``, where a fill of signed quantity ``dq`` at ``px`` with commission ``c`` changes the
+positions ``q`` by ``dq`` and ``A`` by ``-(dq * mult * px + c)``, in a cash account (money for
+coins) as in a margin account (realized PnL and average entry move together). So after the run
+the whole curve follows from the starting equity, the fills and the prices, with numpy.
+
+A backtest is a pure function of (data, config): two runs give identical fills and the same
+results hash.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from ttquant.model.data import (
     quote_topic,
     trade_topic,
 )
-from ttquant.model.enums import AccountType, AggressorSide
+from ttquant.model.enums import AccountType, AggressorSide, OrderSide
 from ttquant.model.instruments import Instrument
 from ttquant.portfolio.portfolio import Portfolio
 from ttquant.strategy.strategy import Strategy
@@ -91,8 +94,7 @@ class BacktestEngine:
         self.venues: dict[str, SimulatedVenue] = {}
         self.strategies: list[Strategy] = []
         self._series: list[_Series] = []
-        self._snapshots: list[tuple[int, float, dict[str, float]]] = []
-        self.execution.fill_listeners.append(self._on_fill)
+        self._starting_equity = 0.0
 
     # -- setup ----------------------------------------------------------------------------------
     def add_venue(
@@ -240,7 +242,7 @@ class BacktestEngine:
                 execution=self.execution,
                 bar_types=bar_types,
             )
-        self._snapshot(first_ts)
+        self._starting_equity = sum(venue.equity() for venue in self.venues.values())
         self._guarded(self._start_strategies)
         self.execution.process_events()
         # Automatic collection scans the growing heap of orders and events again and again
@@ -355,21 +357,6 @@ class BacktestEngine:
             ) from exc
 
     # -- equity ---------------------------------------------------------------------------------
-    def _on_fill(self, _fill: object) -> None:
-        self._snapshot(self.clock.now_ns)
-
-    def _snapshot(self, ts: int) -> None:
-        """Record A and the net positions q (see the module docstring) after a change."""
-        a = 0.0
-        q: dict[str, float] = {}
-        for venue in self.venues.values():
-            a += venue.equity()
-            for iid, pos in venue.positions.items():
-                if not pos.is_flat:
-                    q[iid] = pos.quantity * pos.instrument.multiplier
-                    a -= q[iid] * self.cache.price(iid)
-        self._snapshots.append((ts, a, q))
-
     def _equity_curve(self, series: list[_Series], ts: np.ndarray) -> EquityCurve:
         marks: dict[str, np.ndarray] = {}
         for iid in sorted({s.instrument_id for s in series}):
@@ -380,17 +367,35 @@ class BacktestEngine:
             t, p = t[srt], p[srt]
             idx = np.searchsorted(t, ts, side="right") - 1
             marks[iid] = np.where(idx >= 0, p[np.maximum(idx, 0)], np.nan)
-        snap_ts = np.array([s[0] for s in self._snapshots], dtype=np.int64)
-        k = np.searchsorted(snap_ts, ts, side="right") - 1
-        k = np.maximum(k, 0)
-        a = np.array([s[1] for s in self._snapshots])[k]
-        equity = a.copy()
+        fills = self.execution.fills
+        equity = np.full(len(ts), self._starting_equity)
         in_market = np.zeros(len(ts), dtype=bool)
+        if not fills:
+            return EquityCurve(ts, equity, in_market, marks)
+        fill_ts = np.array([f.ts_init for f in fills], dtype=np.int64)
+        k = np.searchsorted(fill_ts, ts, side="right") - 1  # the last fill known at each time
+        known = k >= 0
+        k = np.maximum(k, 0)
+        price = np.array([f.last_px for f in fills])
+        cash_flow = np.array([f.commission for f in fills])
         for iid, mark in marks.items():
-            q = np.array([s[2].get(iid, 0.0) for s in self._snapshots])[k]
-            held = q != 0.0
-            equity += np.where(held, q * mark, 0.0)
+            inst = self.cache.instrument(iid)
+            dq = np.array(
+                [
+                    (f.last_qty if f.side is OrderSide.BUY else -f.last_qty) * inst.multiplier
+                    if f.instrument_id == iid
+                    else 0.0
+                    for f in fills
+                ]
+            )
+            cash_flow += dq * price
+            q = np.cumsum(dq)
+            q[np.abs(q) < inst.size_increment * inst.multiplier / 2] = 0.0  # float residue
+            held = known & (q[k] != 0.0)
+            equity += np.where(held, q[k] * mark, 0.0)
             in_market |= held
+        a = self._starting_equity - np.cumsum(cash_flow)
+        equity += np.where(known, a[k] - self._starting_equity, 0.0)
         return EquityCurve(ts, equity, in_market, marks)
 
     # -- records --------------------------------------------------------------------------------

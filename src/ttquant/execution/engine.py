@@ -62,7 +62,6 @@ class ExecutionEngine:
         self.venues: dict[str, VenueClient] = {}
         self.pending: deque[OrderEvent | AccountState] = deque()
         self.fills: list[OrderFilled] = []
-        self.fill_listeners: list[Callable[[OrderFilled], None]] = []
         self._topics: dict[str, str] = {}
 
     def register_venue(self, venue: VenueClient) -> None:
@@ -166,8 +165,6 @@ class ExecutionEngine:
         if type(event) is OrderFilled:
             self.fills.append(event)
             self.portfolio.on_fill(event, order)
-            for listener in self.fill_listeners:
-                listener(event)
         topic = self._topics.get(order.strategy_id)
         if topic is None:
             topic = self._topics[order.strategy_id] = order_topic(order.strategy_id)

@@ -104,7 +104,10 @@ class Strategy:
         for iid in self.instruments:
             cache.instrument(iid)  # unknown instrument: a clear error now, not mid-run
         self.bar_types = [bt for bt in bar_types if bt.instrument_id in self.instruments]
-        bus.subscribe(f"events.order.{self.id}", self._handle_order_event)
+        cls = type(self)
+        if cls.on_order is not Strategy.on_order or cls.on_fill is not Strategy.on_fill:
+            # only strategies that listen pay for the dispatch of every order event
+            bus.subscribe(f"events.order.{self.id}", self._handle_order_event)
         self._bound = True
 
     @property
