@@ -32,6 +32,7 @@ bar loop and its result extraction. Loading the CSV is not part of any engine's 
 
 from __future__ import annotations
 
+import gc
 import math
 import time
 from collections.abc import Callable
@@ -332,11 +333,20 @@ def _required(value: _T | None) -> _T:
 
 
 def measured(fn: Callable[[], _T]) -> tuple[tuple[_T, float], float | None]:
-    """Run ``fn``; return ``((result, wall seconds), peak RSS in MB during the run)``."""
+    """Run ``fn``; return ``((result, wall seconds), peak RSS in MB during the run)``.
+
+    Every engine starts from the same state: earlier runs' garbage collected and the survivors
+    frozen, so no engine pays for scanning objects another engine left behind.
+    """
+    gc.collect()
+    gc.freeze()
     reset = _reset_peak_rss()
-    start = time.perf_counter()
-    result = fn()
-    wall_s = time.perf_counter() - start
+    try:
+        start = time.perf_counter()
+        result = fn()
+        wall_s = time.perf_counter() - start
+    finally:
+        gc.unfreeze()
     return (result, wall_s), (_peak_rss_mb() if reset else None)
 
 
