@@ -63,6 +63,7 @@ class ExecutionEngine:
         self.pending: deque[OrderEvent | AccountState] = deque()
         self.fills: list[OrderFilled] = []
         self._topics: dict[str, str] = {}
+        self._venue_of: dict[str, VenueClient] = {}
 
     def register_venue(self, venue: VenueClient) -> None:
         self.venues[venue.name] = venue
@@ -133,9 +134,13 @@ class ExecutionEngine:
         }
 
     def _venue_for(self, order: Order) -> VenueClient:
+        venue = self._venue_of.get(order.instrument_id)
+        if venue is not None:
+            return venue
         venue_name = order.instrument_id.rpartition("@")[2]
         try:
-            return self.venues[venue_name]
+            venue = self._venue_of[order.instrument_id] = self.venues[venue_name]
+            return venue
         except KeyError:
             raise InstrumentError(
                 f"order {order.client_order_id}: no venue {venue_name!r} for "

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from ttquant.venues.sim.venue import SimulatedVenue
 
 _EPS = 1e-12
+_STOP_TYPES = frozenset({OrderType.STOP_MARKET, OrderType.STOP_LIMIT, OrderType.TRAILING_STOP})
 
 
 class SimOrder:
@@ -45,6 +46,7 @@ class SimOrder:
         "extreme",
         "filled",
         "is_buy",
+        "is_stop",
         "linked",
         "marketable_on_arrival",
         "order",
@@ -60,6 +62,7 @@ class SimOrder:
         self.order = order
         self.order_id = ""
         self.is_buy = order.side is OrderSide.BUY
+        self.is_stop = order.order_type in _STOP_TYPES
         self.quantity = order.quantity
         self.filled = 0.0
         self.price = order.price
@@ -81,14 +84,6 @@ class SimOrder:
         if self.trigger is not None:
             return self.trigger
         return last
-
-    @property
-    def is_stop(self) -> bool:
-        return self.order.order_type in (
-            OrderType.STOP_MARKET,
-            OrderType.STOP_LIMIT,
-            OrderType.TRAILING_STOP,
-        )
 
     @property
     def acts_as_limit(self) -> bool:

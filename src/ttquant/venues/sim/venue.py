@@ -139,7 +139,17 @@ class SimulatedVenue:
             self._orders[sim.order.client_order_id] = sim
             if sim.order.time_in_force is TimeInForce.DAY:
                 sim.expire_ns = (now // _DAY_NS + 1) * _DAY_NS
-            self._emit(OrderAccepted(**_ids(sim.order, now, sim.order_id)))
+            order = sim.order
+            self._emit(
+                OrderAccepted(
+                    client_order_id=order.client_order_id,
+                    strategy_id=order.strategy_id,
+                    instrument_id=order.instrument_id,
+                    ts_event=now,
+                    ts_init=now,
+                    venue_order_id=sim.order_id,
+                )
+            )
         for sim in sims:
             engine = self.engines[sim.order.instrument_id]
             engine.add(sim)
@@ -381,7 +391,12 @@ class SimulatedVenue:
         commission = self.fee_model.commission(order, inst, qty, price, liquidity)
         self._trade_seq += 1
         fill = OrderFilled(
-            **_ids(order, ts_event, sim.order_id, ts_init),
+            client_order_id=order.client_order_id,
+            strategy_id=order.strategy_id,
+            instrument_id=order.instrument_id,
+            ts_event=ts_event,
+            ts_init=ts_init,
+            venue_order_id=sim.order_id,
             trade_id=f"{self.name}-T{self._trade_seq}",
             side=order.side,
             last_qty=qty,
