@@ -23,7 +23,6 @@ import math
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import msgspec
 import numpy as np
@@ -280,15 +279,21 @@ class BacktestEngine:
         pending = execution.pending
         process_events = execution.process_events
         prices = self.cache.prices
-        kinds = [s.kind for s in series]
-        iids = [s.instrument_id for s in series]
-        bar_types: list[Any] = [s.bar_type for s in series]
-        handlers = [self.bus.handlers_for(s.topic()) for s in series]
-        engines = [
-            self.venues[self.cache.instrument(s.instrument_id).venue].engines[s.instrument_id]
+        # per series: what the loop needs, fetched with one index and one unpack per event
+        routes = [
+            (
+                s.kind,
+                s.bar_type,
+                self.venues[self.cache.instrument(s.instrument_id).venue],
+                self.venues[self.cache.instrument(s.instrument_id).venue].engines[s.instrument_id],
+                s.instrument_id,
+                self.bus.handlers_for(s.topic()),
+            )
             for s in series
         ]
-        venues = [self.venues[self.cache.instrument(s.instrument_id).venue] for s in series]
+        quotes = self.cache.quotes
+        bar_kind = _BAR
+        make_bar = Bar
         sidx_all = order >> 40
         ridx_all = order & ((1 << 40) - 1)
         total = len(order)
@@ -302,34 +307,34 @@ class BacktestEngine:
                     if clock.next_due <= ti:
                         self._fire_timers(ti)
                     clock.now_ns = now = ti
-                kind = kinds[si]
-                if kind == _BAR:
-                    bar = Bar(bar_types[si], a, b, c, d, e, te, ti)
-                    if engines[si].working:
-                        engines[si].process_bar(bar)
+                kind, bar_type, venue, engine, iid, handlers = routes[si]
+                if kind == bar_kind:
+                    bar = make_bar(bar_type, a, b, c, d, e, te, ti)
+                    if engine.working:
+                        engine.process_bar(bar)
                         if pending:
                             process_events()
-                    prices[iids[si]] = d
-                    for handler in handlers[si]:
+                    prices[iid] = d
+                    for handler in handlers:
                         handler(bar)
                 elif kind == _TRADE:
-                    tick = TradeTick(iids[si], a, b, _AGGRESSORS[int(c)], "", te, ti)
-                    if engines[si].working:
-                        venues[si].process_trade(tick)
+                    tick = TradeTick(iid, a, b, _AGGRESSORS[int(c)], "", te, ti)
+                    if engine.working:
+                        venue.process_trade(tick)
                         if pending:
                             process_events()
-                    prices[iids[si]] = a
-                    for handler in handlers[si]:
+                    prices[iid] = a
+                    for handler in handlers:
                         handler(tick)
                 else:
-                    quote = QuoteTick(iids[si], a, b, c, d, te, ti)
-                    self.cache.quotes[iids[si]] = quote
-                    if engines[si].working:
-                        venues[si].process_quote(quote)
+                    quote = QuoteTick(iid, a, b, c, d, te, ti)
+                    quotes[iid] = quote
+                    if engine.working:
+                        venue.process_quote(quote)
                         if pending:
                             process_events()
-                    prices[iids[si]] = (a + b) / 2.0
-                    for handler in handlers[si]:
+                    prices[iid] = (a + b) / 2.0
+                    for handler in handlers:
                         handler(quote)
                 if pending:
                     process_events()
