@@ -23,6 +23,7 @@ import math
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -243,7 +244,7 @@ class BacktestEngine:
             )
         self._starting_equity = sum(venue.equity() for venue in self.venues.values())
         self._guarded(self._start_strategies)
-        self.execution.process_events()
+        self._guarded(self.execution.process_events)
         # Automatic collection scans the growing heap of orders and events again and again
         # (a third of the cost of an order); the loop collects young garbage per chunk instead.
         # Objects that exist before the run (data, imported libraries) are frozen out of every
@@ -252,13 +253,13 @@ class BacktestEngine:
         gc.disable()
         gc.freeze()
         try:
-            self._guarded(lambda: self._stream(series, order, progress))
+            self._guarded(lambda: self._stream(series, order, ts_all, progress))
         finally:
             gc.unfreeze()
             if automatic:
                 gc.enable()
         self._guarded(self._stop_strategies)
-        self.execution.process_events()
+        self._guarded(self.execution.process_events)
         distinct = np.ones(len(ts_all), dtype=bool)  # ts_all is sorted: drop repeats
         distinct[1:] = ts_all[1:] != ts_all[:-1]
         return self._equity_curve(series, ts_all[distinct])
@@ -272,7 +273,11 @@ class BacktestEngine:
             strategy.on_stop()
 
     def _stream(
-        self, series: list[_Series], order: np.ndarray, progress: Callable[[int, int], None] | None
+        self,
+        series: list[_Series],
+        order: np.ndarray,
+        ts_all: np.ndarray,
+        progress: Callable[[int, int], None] | None,
     ) -> None:
         clock = self.clock
         execution = self.execution
@@ -296,46 +301,58 @@ class BacktestEngine:
         make_bar = Bar
         sidx_all = order >> 40
         ridx_all = order & ((1 << 40) - 1)
+        # an event shares its time with the next one: all events of one time are matched
+        # first, then dispatched, so no strategy acts on a price before every venue has seen it
+        shared_all = np.zeros(len(order), dtype=bool)
+        shared_all[:-1] = ts_all[:-1] == ts_all[1:]
+        group: list[tuple[list[Callable[[Any], None]], Any]] = []
         total = len(order)
         now = clock.now_ns
         for lo in range(0, total, CHUNK):
             sidx = sidx_all[lo : lo + CHUNK]
             ridx = ridx_all[lo : lo + CHUNK]
             cols = _gather(series, sidx, ridx)
-            for si, te, ti, a, b, c, d, e in zip(sidx.tolist(), *cols):  # noqa: B905
+            for si, shared, te, ti, a, b, c, d, e in zip(  # noqa: B905
+                sidx.tolist(), shared_all[lo : lo + CHUNK].tolist(), *cols
+            ):
                 if ti != now:
                     if clock.next_due <= ti:
                         self._fire_timers(ti)
                     clock.now_ns = now = ti
                 kind, bar_type, venue, engine, iid, handlers = routes[si]
+                event: Any
                 if kind == bar_kind:
-                    bar = make_bar(bar_type, a, b, c, d, e, te, ti)
+                    event = make_bar(bar_type, a, b, c, d, e, te, ti)
                     if engine.working:
-                        engine.process_bar(bar)
-                        if pending:
-                            process_events()
+                        engine.process_bar(event)
                     prices[iid] = d
-                    for handler in handlers:
-                        handler(bar)
                 elif kind == _TRADE:
-                    tick = TradeTick(iid, a, b, _AGGRESSORS[int(c)], "", te, ti)
+                    event = TradeTick(iid, a, b, _AGGRESSORS[int(c)], "", te, ti)
                     if engine.working:
-                        venue.process_trade(tick)
-                        if pending:
-                            process_events()
+                        venue.process_trade(event)
                     prices[iid] = a
-                    for handler in handlers:
-                        handler(tick)
                 else:
-                    quote = QuoteTick(iid, a, b, c, d, te, ti)
-                    quotes[iid] = quote
+                    event = QuoteTick(iid, a, b, c, d, te, ti)
+                    quotes[iid] = event
                     if engine.working:
-                        venue.process_quote(quote)
+                        venue.process_quote(event)
+                    prices[iid] = (a + b) / 2.0
+                if shared:
+                    group.append((handlers, event))
+                    continue
+                if pending:
+                    process_events()
+                if group:
+                    group.append((handlers, event))
+                    for group_handlers, group_event in group:
+                        for handler in group_handlers:
+                            handler(group_event)
                         if pending:
                             process_events()
-                    prices[iid] = (a + b) / 2.0
-                    for handler in handlers:
-                        handler(quote)
+                    group.clear()
+                    continue
+                for handler in handlers:
+                    handler(event)
                 if pending:
                     process_events()
             gc.collect(1)  # young garbage once per chunk (automatic collection is off)
@@ -345,7 +362,8 @@ class BacktestEngine:
     def _fire_timers(self, until_ns: int) -> None:
         while (due := self.clock.pop_due(until_ns)) is not None:
             event, callback = due
-            self.clock.now_ns = event.ts_event
+            # an alert set for a time already past fires now: the clock never goes back
+            self.clock.now_ns = max(event.ts_event, self.clock.now_ns)
             callback(event)
             self.execution.process_events()
 

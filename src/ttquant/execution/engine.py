@@ -118,6 +118,9 @@ class ExecutionEngine:
         trigger_price: float | None = None,
     ) -> None:
         if not can_apply(order.status, OrderPendingUpdate):
+            # the order is done or a request is already in flight: say so, change nothing
+            reason = f"order is {order.status.value}: modify not sent"
+            self._publish(order, OrderModifyRejected(**self._ids(order), reason=reason))
             return
         self._apply(order, OrderPendingUpdate(**self._ids(order)))
         self._venue_for(order).modify(order, quantity, price, trigger_price)
@@ -170,6 +173,9 @@ class ExecutionEngine:
         if type(event) is OrderFilled:
             self.fills.append(event)
             self.portfolio.on_fill(event, order)
+        self._publish(order, event)
+
+    def _publish(self, order: Order, event: OrderEvent) -> None:
         topic = self._topics.get(order.strategy_id)
         if topic is None:
             topic = self._topics[order.strategy_id] = order_topic(order.strategy_id)

@@ -81,6 +81,9 @@ _TRANSITIONS: dict[tuple[OrderStatus, type[OrderEvent]], _Target] = {
     (S.PENDING_UPDATE, OrderRejected): S.REJECTED,
     (S.PENDING_UPDATE, OrderFilled): _FILL,
     (S.PENDING_CANCEL, OrderCancelRejected): _RESTORE,
+    (S.PENDING_CANCEL, OrderUpdated): S.PENDING_CANCEL,  # a modify sent before the cancel
+    (S.PENDING_CANCEL, OrderModifyRejected): S.PENDING_CANCEL,
+    (S.PENDING_CANCEL, OrderRejected): S.REJECTED,
     (S.PENDING_CANCEL, OrderCanceled): S.CANCELED,
     (S.PENDING_CANCEL, OrderExpired): S.EXPIRED,
     (S.PENDING_CANCEL, OrderAccepted): S.ACCEPTED,
@@ -263,8 +266,11 @@ class Order:
             target = self._previous_status
             if self.filled_qty > 0.0 and target in (S.ACCEPTED, S.TRIGGERED):
                 target = S.PARTIALLY_FILLED
-        if target is S.PENDING_UPDATE or target is S.PENDING_CANCEL:
-            self._previous_status = self.status
+        if (target is S.PENDING_UPDATE or target is S.PENDING_CANCEL) and self.status not in (
+            S.PENDING_UPDATE,
+            S.PENDING_CANCEL,
+        ):
+            self._previous_status = self.status  # where a rejected request returns the order
         self.status = target  # type: ignore[assignment]  # _FILL/_RESTORE resolved above
         self.ts_last = event.ts_event
         self.events.append(event)

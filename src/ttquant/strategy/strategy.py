@@ -281,14 +281,22 @@ class Strategy:
         stop_loss: float,
         take_profit: float | None = None,
         entry_price: float | None = None,
+        entry_trigger: float | None = None,
         instrument_id: str | None = None,
     ) -> list[Order]:
         """Submit an entry with a stop-loss and an optional take-profit.
 
         The exits are held until the entry fills, sized to what it filled, and cancel each other
-        (OCO). The entry is a market order, or a limit order at ``entry_price``.
+        (OCO). The entry is a market order, a limit order at ``entry_price``, a stop order
+        triggered at ``entry_trigger`` (a breakout entry), or a stop-limit with both.
         """
-        entry = self.order(side, quantity, instrument_id=instrument_id, price=entry_price)
+        entry = self.order(
+            side,
+            quantity,
+            instrument_id=instrument_id,
+            price=entry_price,
+            trigger_price=entry_trigger,
+        )
         exit_side = side.opposite
         stop = self.order(
             exit_side,

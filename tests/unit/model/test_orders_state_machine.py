@@ -48,7 +48,10 @@ REACHABLE: dict[OrderStatus, set[OrderStatus]] = {
     S.TRIGGERED: {S.TRIGGERED, S.REJECTED, S.PENDING_CANCEL, S.PENDING_UPDATE} | DONE_BY_VENUE,
     # a pending request resolves back to where the order was, or the order moves on
     S.PENDING_UPDATE: {S.SUBMITTED, S.PENDING_CANCEL, S.REJECTED} | WORKING | DONE_BY_VENUE,
-    S.PENDING_CANCEL: {S.SUBMITTED, S.PENDING_UPDATE} | WORKING | DONE_BY_VENUE,
+    # ... or, for a cancel, also learns of a modify sent before it (it stays pending cancel)
+    S.PENDING_CANCEL: {S.PENDING_CANCEL, S.SUBMITTED, S.PENDING_UPDATE, S.REJECTED}
+    | WORKING
+    | DONE_BY_VENUE,
     S.PARTIALLY_FILLED: {
         S.PARTIALLY_FILLED,
         S.PENDING_CANCEL,
@@ -233,3 +236,16 @@ def test_random_event_sequences_stay_inside_the_table(
         else:
             assert math.isnan(order.avg_px)
         assert (order.status is S.FILLED) == (order.leaves_qty <= 1e-9)
+
+
+def test_modify_then_cancel_in_one_callback() -> None:
+    """A modify answered after the cancel was sent keeps the order pending cancel."""
+    order = _drive("submitted", "accepted", "pending_update", "pending_cancel", "updated")
+    assert order.status is S.PENDING_CANCEL and order.price == 102.0
+    order.apply(MAKERS["canceled"]())
+    assert order.status is S.CANCELED
+
+
+def test_rejected_cancel_after_modify_returns_to_the_working_state() -> None:
+    order = _drive("submitted", "accepted", "pending_update", "pending_cancel", "cancel_rejected")
+    assert order.status is S.ACCEPTED  # not PENDING_UPDATE: the first request's origin is kept

@@ -40,6 +40,7 @@ class SimOrder:
 
     __slots__ = (
         "active",
+        "arrival_ns",
         "children",
         "done",
         "expire_ns",
@@ -48,6 +49,7 @@ class SimOrder:
         "is_buy",
         "is_stop",
         "linked",
+        "live_at_open",
         "marketable_on_arrival",
         "order",
         "order_id",
@@ -63,6 +65,8 @@ class SimOrder:
         self.order_id = ""
         self.is_buy = order.side is OrderSide.BUY
         self.is_stop = order.order_type in _STOP_TYPES
+        self.arrival_ns = 0  # when the venue accepted it: it never trades on an earlier price
+        self.live_at_open = False  # working when the bar being matched opened
         self.quantity = order.quantity
         self.filled = 0.0
         self.price = order.price
@@ -157,6 +161,8 @@ class MatchingEngine:
 
     # -- matching -------------------------------------------------------------------------------
     def process_bar(self, bar: Bar) -> None:
+        for sim in self.orders:
+            sim.live_at_open = sim.active and sim.arrival_ns <= bar.ts_event
         path = self.venue.fill_model.bar_path(bar)
         capacity = self.venue.fill_model.capacity(bar.volume)
         self._expire(bar.ts_event)
@@ -215,7 +221,7 @@ class MatchingEngine:
         considered = list(seen)
         at_bar_open = bar is not None
         for seq, sim in enumerate(self.orders):
-            if not sim.active or sim.done or (seen and sim in seen):
+            if not sim.active or sim.done or sim.arrival_ns > ts_event or (seen and sim in seen):
                 continue
             considered.append(sim)
             px = buy_px if sim.is_buy else sell_px
@@ -243,6 +249,9 @@ class MatchingEngine:
                     if sim.done:
                         continue
             capacity -= self._fill(sim, fill_px, is_taker, capacity, ts_event, ts_init)
+            if jump and bar is not None:
+                for child in sim.children:  # released at the open: they saw the whole bar
+                    child.live_at_open = True
             if capacity <= _EPS:
                 return capacity
         if len(self.orders) > len(considered):
@@ -316,6 +325,7 @@ class MatchingEngine:
         for other in sim.linked:
             if (
                 other.is_stop
+                and other.live_at_open  # a stop released later in the bar cannot come first
                 and other.active
                 and not other.done
                 and not other.triggered

@@ -134,6 +134,7 @@ class SimulatedVenue:
                     )
                 return
         for sim in sims:
+            sim.arrival_ns = now
             self._venue_order_seq += 1
             sim.order_id = f"{self.name}-{self._venue_order_seq}"
             self._orders[sim.order.client_order_id] = sim
