@@ -277,3 +277,48 @@ def test_bad_config_file(tmp_path: Path) -> None:
     assert code == 2 and "not valid TOML" in output
     code, output = _run("--config", str(tmp_path / "nope.toml"))
     assert code == 2 and "nope.toml" in output
+
+
+def test_two_instruments_lowercase_venue_and_a_later_first_instrument(tmp_path: Path) -> None:
+    """The first --data file starts later than the second: the run and its statistics work."""
+    late = tmp_path / "late.csv"
+    late.write_text(HEADER + "".join(_bars(400)[100:]))
+    code, output = _run(
+        "--strategy",
+        "sma_cross",
+        "--data",
+        str(late),
+        "--symbol",
+        "BTC/USDT",
+        "--data",
+        str(DEMO_DATA),
+        "--symbol",
+        "ETH/USDT",
+        "--venue",
+        "binance",
+        "--timerange",
+        "20240101-20240102",
+        "--out",
+        str(tmp_path / "o"),
+        "-q",
+    )
+    assert code == 0, output
+    doc = json.loads((tmp_path / "o" / "results.json").read_text())
+    assert doc["statistics"]["buy_hold_return_pct"] is not None
+
+
+def test_unwritable_output_folder_is_a_one_line_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code, output = _run(
+        "--strategy",
+        "sma_cross",
+        "--data",
+        str(DEMO_DATA),
+        "--timerange",
+        "20240101-20240102",
+        "--out",
+        str(blocker / "sub"),
+        "-q",
+    )
+    assert code == 2 and "Traceback" not in output and "sub" in output, output

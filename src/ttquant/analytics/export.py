@@ -176,6 +176,14 @@ def write_results(result: BacktestResult, out_dir: str | Path) -> Path:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"cannot create output folder {out}: {exc.strerror}") from None
+    try:
+        _write_all(result, out)
+    except OSError as exc:
+        raise ConfigError(f"cannot write results to {out}: {exc.strerror or exc}") from None
+    return out
+
+
+def _write_all(result: BacktestResult, out: Path) -> None:
     _atomic_text(out / "results.json", json.dumps(results_document(result), indent=2))
     for name, frame in (
         ("trades.csv", trades_frame(result)),
@@ -187,7 +195,6 @@ def write_results(result: BacktestResult, out_dir: str | Path) -> Path:
         frame.write_csv(tmp)
         os.replace(tmp, out / name)
     write_report(out / "report.html", report_data(result))
-    return out
 
 
 def report_data(result: BacktestResult) -> ReportData:

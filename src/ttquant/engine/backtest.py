@@ -109,6 +109,12 @@ class BacktestEngine:
         fee_model: FeeModel | None = None,
         slippage_model: SlippageModel | None = None,
     ) -> SimulatedVenue:
+        others = sorted(c for c, v in (starting_balances or {}).items() if v and c != base_currency)
+        if others:
+            raise ConfigError(
+                f"venue {name}: starting balances in {', '.join(others)} are not supported in "
+                f"backtests yet; give the starting cash in {base_currency}"
+            )
         venue = SimulatedVenue(
             name,
             self.cache,
@@ -122,7 +128,7 @@ class BacktestEngine:
         )
         self.venues[venue.name] = venue
         self.execution.register_venue(venue)
-        self.portfolio.register_account(venue.account)
+        self.portfolio.register_account(venue.account, venue.positions)
         return venue
 
     def add_instrument(self, instrument: Instrument) -> None:

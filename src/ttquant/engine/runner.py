@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -65,8 +66,10 @@ def build_engine(config: BacktestConfig) -> tuple[BacktestEngine, dict[str, OHLC
         slippage = BpsSlippage(v.slippage_bps)
     elif v.slippage_ticks:
         slippage = FixedTickSlippage(v.slippage_ticks)
-    if v.cash <= 0:
-        raise ConfigError(f"venue cash must be positive, got {v.cash}")
+    if not math.isfinite(v.cash) or v.cash <= 0:
+        raise ConfigError(f"venue cash must be a positive number, got {v.cash}")
+    if not math.isfinite(v.leverage) or v.leverage <= 0:
+        raise ConfigError(f"venue leverage must be a positive number, got {v.leverage}")
     engine.add_venue(
         v.name,
         account_type=AccountType.CASH if v.account == "cash" else AccountType.MARGIN,
@@ -119,13 +122,12 @@ def run_backtest(
     start, end = parse_timerange(config.timerange) if config.timerange else (None, None)
     curve = engine.run(start, end, progress)
     trips = list(engine.cache.round_trips)
-    first = next(iter(bars))
     statistics = compute_statistics(
         curve.ts,
         curve.equity,
         trade_arrays(trips),
         in_market=curve.in_market,
-        benchmark=curve.marks.get(first),
+        benchmark=_buy_and_hold(curve.marks[next(iter(bars))]),
         risk_free_rate=config.risk_free_rate,
     )
     return BacktestResult(
@@ -153,3 +155,17 @@ def trade_arrays(trips: list[RoundTrip]) -> TradeArrays:
         return_pct=np.array([t.return_pct for t in trips]),
         fees=np.array([t.fees for t in trips]),
     )
+
+
+def _buy_and_hold(marks: np.ndarray) -> np.ndarray:
+    """The first instrument's price as a benchmark, held from its first known price.
+
+    With several instruments the curve starts with the earliest bar of any of them; before the
+    first instrument's first price the benchmark stays at that price (a flat start).
+    """
+    known = np.flatnonzero(~np.isnan(marks))
+    if len(known) == 0:
+        return np.ones_like(marks)
+    filled = marks.copy()
+    filled[: known[0]] = marks[known[0]]
+    return filled

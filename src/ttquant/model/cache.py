@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable, Iterable
 
 from ttquant.core.errors import InstrumentError
-from ttquant.model.data import Bar, BarType, QuoteTick
+from ttquant.model.data import QuoteTick
 from ttquant.model.enums import OrderStatus
 from ttquant.model.instruments import Instrument
 from ttquant.model.orders import Order
@@ -27,7 +27,6 @@ class Cache:
         self.positions: dict[tuple[str, str], Position] = {}
         self.round_trips: list[RoundTrip] = []
         self.prices: dict[str, float] = {}  # last trade, close or mid per instrument
-        self.bars: dict[BarType, Bar] = {}
         self.quotes: dict[str, QuoteTick] = {}
 
     # -- instruments ----------------------------------------------------------------------------

@@ -68,6 +68,7 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True, dict=True):
     size_decimals: int = 0
 
     def __post_init__(self) -> None:
+        msgspec.structs.force_setattr(self, "venue", self.venue.upper())
         msgspec.structs.force_setattr(self, "id", instrument_id(self.symbol, self.venue))
         msgspec.structs.force_setattr(self, "price_decimals", _decimals(self.price_increment))
         msgspec.structs.force_setattr(self, "size_decimals", _decimals(self.size_increment))

@@ -19,10 +19,13 @@ class Portfolio:
     def __init__(self, cache: Cache) -> None:
         self.cache = cache
         self.accounts: dict[str, Account] = {}
+        # the venue's net position per instrument: what its margin balance settles against
+        self.net_positions: dict[str, dict[str, Position]] = {}
 
-    def register_account(self, account: Account) -> None:
-        """Follow ``account`` itself (a simulated venue's ledger): no copies, always current."""
+    def register_account(self, account: Account, net_positions: dict[str, Position]) -> None:
+        """Follow a simulated venue's ledger and net positions themselves: always current."""
         self.accounts[account.venue] = account
+        self.net_positions[account.venue] = net_positions
 
     def on_account_state(self, state: AccountState) -> None:
         """Apply a venue's report of its balances."""
@@ -43,6 +46,13 @@ class Portfolio:
         trips = position.apply_fill(fill, reason)
         self.cache.round_trips.extend(trips)
         return trips
+
+    def _net_positions(self, venue: str) -> list[Position]:
+        net = self.net_positions.get(venue)
+        if net is not None:
+            return [p for p in net.values() if not p.is_flat]
+        # a live venue that reports no net positions: all strategies' positions there
+        return [p for p in self.cache.open_positions() if p.instrument.venue == venue]
 
     def position(self, strategy_id: str, instrument_id: str) -> Position:
         return self.cache.position(strategy_id, instrument_id)
@@ -83,11 +93,12 @@ class Portfolio:
                 if bal.total:
                     total += bal.total * self.cache.conversion_rate(ccy, account.base_currency)
             if account.account_type is AccountType.MARGIN:
-                for pos in self.cache.open_positions():
-                    if pos.instrument.venue == name:
-                        upnl = pos.unrealized_pnl(self.cache.price(pos.instrument.id))
-                        rate = self.cache.conversion_rate(
-                            pos.instrument.settlement_currency, account.base_currency
-                        )
-                        total += upnl * rate
+                # unrealized PnL of the venue's netted positions, not the sum of each
+                # strategy's: opposite positions of two strategies are flat at the venue
+                for pos in self._net_positions(name):
+                    upnl = pos.unrealized_pnl(self.cache.price(pos.instrument.id))
+                    rate = self.cache.conversion_rate(
+                        pos.instrument.settlement_currency, account.base_currency
+                    )
+                    total += upnl * rate
         return total

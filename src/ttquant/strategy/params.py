@@ -23,6 +23,7 @@ from ttquant.core.errors import ConfigError
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
+_NONE = {"none", "null", ""}
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +62,16 @@ class ParamSpec:
     name: str
     type: type
     param: ParamDecl
+    optional: bool = False  # declared ``X | None``
 
     def coerce(self, owner: str, value: Any) -> Any:
         """``value`` converted to the declared type and checked against the declared range."""
         t = self.type
         where = f"strategy {owner!r}: parameter {self.name!r}"
+        if self.optional and (
+            value is None or (isinstance(value, str) and value.strip().lower() in _NONE)
+        ):
+            return None
         try:
             if t is bool:
                 if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
@@ -91,12 +97,18 @@ class ParamSpec:
         except (TypeError, ValueError):
             raise ConfigError(f"{where} must be {t.__name__}, got {value!r}") from None
         p = self.param
+        if t not in (int, float):
+            return self._check_choice(where, out)
         if p.min is not None and out < p.min:
             raise ConfigError(f"{where} must be >= {p.min}, got {out!r}")
         if p.max is not None and out > p.max:
             raise ConfigError(f"{where} must be <= {p.max}, got {out!r}")
-        if p.choices is not None and out not in p.choices:
-            raise ConfigError(f"{where} must be one of {list(p.choices)}, got {out!r}")
+        return self._check_choice(where, out)
+
+    def _check_choice(self, where: str, out: Any) -> Any:
+        choices = self.param.choices
+        if choices is not None and out not in choices:
+            raise ConfigError(f"{where} must be one of {list(choices)}, got {out!r}")
         return out
 
 
@@ -108,8 +120,12 @@ def collect_params(cls: type) -> dict[str, ParamSpec]:
         for name, value in vars(klass).items():
             if isinstance(value, ParamDecl):
                 declared = hints.get(name, type(value.default))
+                args = [a for a in typing.get_args(declared) if a is not type(None)]
+                optional = len(args) == 1 and type(None) in typing.get_args(declared)
+                if optional:
+                    declared = args[0]
                 specs[name] = ParamSpec(
-                    name, declared if isinstance(declared, type) else object, value
+                    name, declared if isinstance(declared, type) else object, value, optional
                 )
     return specs
 

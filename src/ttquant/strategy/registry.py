@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
 from ttquant.core.errors import ConfigError
@@ -23,33 +23,51 @@ def builtin_strategies() -> dict[str, type[Strategy]]:
     return {cls.name: cls for cls in (MACross, SMACross, EMACross)}
 
 
-def available_strategies() -> dict[str, tuple[type[Strategy], str]]:
-    """Name → (class, source) for built-ins and installed plugins."""
+def available_strategies(
+    errors: dict[str, str] | None = None,
+) -> dict[str, tuple[type[Strategy], str]]:
+    """Name → (class, source) for built-ins and installed plugins.
+
+    A plugin that fails to load is left out (and described in ``errors`` when given): one
+    broken package must not hide every other strategy.
+    """
     found: dict[str, tuple[type[Strategy], str]] = {
         name: (cls, "built-in") for name, cls in builtin_strategies().items()
     }
     for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name in found:
+            continue
         try:
-            cls = ep.load()
-        except Exception as exc:  # a broken plugin must not break the built-ins
-            raise ConfigError(
-                f"strategy plugin {ep.name!r} ({ep.value}) failed to load: {exc}"
-            ) from exc
-        if not (isinstance(cls, type) and issubclass(cls, Strategy)):
-            raise ConfigError(f"strategy plugin {ep.name!r} ({ep.value}) is not a Strategy class")
-        found.setdefault(ep.name, (cls, ep.dist.name if ep.dist else "plugin"))
+            found[ep.name] = (_load_plugin(ep), ep.dist.name if ep.dist else "plugin")
+        except ConfigError as exc:
+            if errors is not None:
+                errors[ep.name] = str(exc)
     return found
+
+
+def _load_plugin(ep: EntryPoint) -> type[Strategy]:
+    try:
+        cls = ep.load()
+    except Exception as exc:  # the plugin's own error, reported as a one-line message
+        raise ConfigError(
+            f"strategy plugin {ep.name!r} ({ep.value}) failed to load: {exc}"
+        ) from exc
+    if not (isinstance(cls, type) and issubclass(cls, Strategy)):
+        raise ConfigError(f"strategy plugin {ep.name!r} ({ep.value}) is not a Strategy class")
+    return cls
 
 
 def load_strategy_class(spec: str) -> type[Strategy]:
     """The class named by ``spec``: a registered name or ``file.py:ClassName``."""
     if ":" in spec and spec.split(":", 1)[0].endswith(".py"):
         return _load_from_file(*spec.rsplit(":", 1))
-    strategies = available_strategies()
-    if spec not in strategies:
-        known = ", ".join(sorted(strategies))
-        raise ConfigError(f"unknown strategy {spec!r} (known: {known}; or give file.py:ClassName)")
-    return strategies[spec][0]
+    builtins = builtin_strategies()
+    if spec in builtins:
+        return builtins[spec]
+    for ep in entry_points(group=ENTRY_POINT_GROUP, name=spec):
+        return _load_plugin(ep)
+    known = ", ".join(sorted(available_strategies()))
+    raise ConfigError(f"unknown strategy {spec!r} (known: {known}; or give file.py:ClassName)")
 
 
 def _load_from_file(path_text: str, class_name: str) -> type[Strategy]:

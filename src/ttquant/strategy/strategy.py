@@ -348,20 +348,17 @@ class Strategy:
     def close_position(
         self, instrument_id: str | None = None, reason: str = "signal"
     ) -> Order | None:
-        """Flatten the position with a reduce-only market order; None when already flat."""
-        pos = self.position(instrument_id)
-        if pos.is_flat:
-            return None
-        side = OrderSide.SELL if pos.quantity > 0 else OrderSide.BUY
-        return self.submit(
-            self.order(
-                side,
-                abs(pos.quantity),
-                instrument_id=pos.instrument.id,
-                reduce_only=True,
-                exit_reason=reason,
-            )
-        )
+        """Flatten the position with one market order; None when nothing needs trading.
+
+        The strategy's resting exit orders on the instrument (stop-loss, take-profit, trailing
+        stops: its reduce-only orders) are canceled first, so none of them can later close a
+        position opened afterwards; orders already in flight count towards flat.
+        """
+        iid = instrument_id or self.instrument
+        for order in self.open_orders(iid):
+            if order.reduce_only and order.order_type is not OrderType.MARKET:
+                self.cancel(order)
+        return self.order_target_quantity(0.0, iid, reason)
 
     def order_target_quantity(
         self, target: float, instrument_id: str | None = None, reason: str = "signal"

@@ -143,3 +143,21 @@ def test_bracket_with_market_at_close_entry_protects_from_the_next_bar() -> None
     assert st.fills("entry")[0].ts_event == st.bars[0].ts_init
     assert [(f.last_px, f.ts_event) for f in st.fills("sl")] == [(98.0, open_ts(1))]
     assert st.status("tp") is S.CANCELED
+
+
+def test_close_position_cancels_the_strategys_resting_exits() -> None:
+    """After closing by hand, the old bracket's stop-loss must not later close a new position."""
+
+    def close(s: Script) -> None:
+        s.close_position(reason="manual")
+
+    def reenter(s: Script) -> None:
+        s.placed["again"] = s.buy(1.0)
+
+    st = run(
+        [FLAT, FLAT, FLAT, FLAT, (100.0, 100.0, 90.0, 95.0)],
+        {**_bracket(sl=98.0, tp=103.0), 1: close, 2: reenter},
+    )
+    assert st.status("sl") is OrderStatus.CANCELED and st.status("tp") is OrderStatus.CANCELED
+    assert [t.exit_reason for t in st.cache.round_trips] == ["manual"]
+    assert st.position().quantity == 1.0  # the re-entry is still open after the drop to 90

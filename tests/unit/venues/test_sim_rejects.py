@@ -108,3 +108,22 @@ def test_unknown_instrument_is_rejected_by_the_venue() -> None:
     st = run_engine(engine, {0: act})
     assert _reasons(st) == {"x": R.UNKNOWN_INSTRUMENT}
     assert "ETH/USDT@SIM" in st.rejects()[0].message
+
+
+def test_cash_stop_order_gapping_past_its_trigger_is_paid_at_the_fill_price_or_rejected() -> None:
+    """A buy-stop for the whole balance at 10 gaps open at 12: the wallet cannot pay 12, so the
+    order is rejected at the fill instead of driving the USDT balance negative."""
+
+    def act(s: Script) -> None:
+        s.placed["stop"] = s.buy(100.0, trigger_price=10.0)
+
+    st = run(
+        [(9.0, 9.0, 9.0, 9.0), (12.0, 12.0, 12.0, 12.0)],
+        {0: act},
+        account_type=CASH,
+        balances={"USDT": 1000.0},
+        inst=instrument(price_increment=0.01, size_increment=1.0),
+    )
+    assert st.fills("stop") == []
+    assert st.status("stop") is OrderStatus.REJECTED
+    assert st.rejects()[0].reason == R.INSUFFICIENT_BALANCE

@@ -374,7 +374,11 @@ class SimulatedVenue:
             if qty <= 0.0:
                 self.cancel_working(sim, ts_init)
                 return 0.0
-        elif sim.parent is None and order.order_type is OrderType.MARKET:
+        elif sim.parent is None and (
+            order.order_type is not OrderType.LIMIT or liquidity is LiquiditySide.TAKER
+        ):
+            # what fills at a price not known when it was accepted (market, a stop gapping
+            # past its trigger) is paid for at that price or not at all
             reason, message = self._check_funds(inst, order.side, qty, price, exclude=sim)
             if reason and sim.filled > 0.0:
                 self.cancel_working(sim, ts_init)  # a venue cancels, not rejects, a live order
