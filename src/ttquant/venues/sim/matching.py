@@ -161,11 +161,18 @@ class MatchingEngine:
 
     # -- matching -------------------------------------------------------------------------------
     def process_bar(self, bar: Bar) -> None:
+        capacity = self.venue.fill_model.capacity(bar.volume)
+        self._expire(bar.ts_event)
+        if all(sim.order.order_type is OrderType.MARKET for sim in self.orders):
+            # only market orders: they all fill at the open, which is all the path would do
+            for sim in list(self.orders):
+                if sim.active and not sim.done and sim.arrival_ns <= bar.ts_event:
+                    capacity -= self._fill(sim, bar.open, True, capacity, bar.ts_event, bar.ts_init)
+            self._end_of_pass(bar.ts_init)
+            return
         for sim in self.orders:
             sim.live_at_open = sim.active and sim.arrival_ns <= bar.ts_event
         path = self.venue.fill_model.bar_path(bar)
-        capacity = self.venue.fill_model.capacity(bar.volume)
-        self._expire(bar.ts_event)
         prev = path[0]
         for k, px in enumerate(path):
             if not self.orders:

@@ -432,6 +432,8 @@ class SimulatedVenue:
                 self._reduce(sibling, qty, ts_init)
         for child in engine.children_of(sim):
             child.active = True
+        if order.reduce_only and sim.parent is None and not sim.done and pos.is_flat:
+            self.cancel_working(sim, ts_init)  # what is left of it could only open a position
         return qty
 
     def _reduce(self, sim: SimOrder, qty: float, ts: int) -> None:
