@@ -15,12 +15,15 @@ import argparse
 import gzip
 import json
 import math
+import multiprocessing
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -342,6 +345,13 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def isolated(fn: Callable[..., PeerResult], *args: object, **kwargs: object) -> PeerResult:
+    """Run one engine in a fresh interpreter, so none inherits another's heap or warm caches."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(fn, *args, **kwargs).result()
+
+
 def main() -> int:
     args = parse_args()
     # Expected noise: positions left open on purpose, and backtesting.py 0.6.6's use of an
@@ -358,12 +368,12 @@ def main() -> int:
     )
 
     params = {"fast": args.fast, "slow": args.slow, "commission": args.commission}
-    reference = run_backtesting_py(bars, **params)
+    reference = isolated(run_backtesting_py, bars, **params)
     rows = [Row.of(reference)]
-    checked = [] if args.skip_backtrader else [run_backtrader(bars, **params)]
+    checked = [] if args.skip_backtrader else [isolated(run_backtrader, bars, **params)]
     rows += [Row.of(peer) for peer in checked]
     try:
-        checked.append(run_ttquant(args.file, args.rows, **params))
+        checked.append(isolated(run_ttquant, args.file, args.rows, **params))
         rows.append(Row.of(checked[-1]))
     except NotImplementedError as exc:
         rows.append(Row("ttquant", note=str(exc)))
