@@ -18,7 +18,6 @@ from ttquant.model.account import AccountState
 from ttquant.model.cache import Cache
 from ttquant.model.events import (
     OrderCancelRejected,
-    OrderDenied,
     OrderEvent,
     OrderFilled,
     OrderModifyRejected,
@@ -87,22 +86,6 @@ class ExecutionEngine:
                 ),
             )
         venue.submit_list(orders)
-
-    def deny(self, order: Order, reason: str, message: str) -> None:
-        """Record a pre-trade refusal; the order never reaches a venue."""
-        now = self.cache.now()
-        self.cache.add_order(order)
-        self.pending.append(
-            OrderDenied(
-                client_order_id=order.client_order_id,
-                strategy_id=order.strategy_id,
-                instrument_id=order.instrument_id,
-                ts_event=now,
-                ts_init=now,
-                reason=reason,
-                message=message,
-            )
-        )
 
     def cancel(self, order: Order) -> None:
         if not can_apply(order.status, OrderPendingCancel):

@@ -84,13 +84,3 @@ class Account:
         else:
             self.balance(instrument.settlement_currency).total += realized_pnl
         self.balance(commission_currency).total -= commission
-
-    def state(self, ts_event: int) -> AccountState:
-        return AccountState(
-            venue=self.venue,
-            account_type=self.account_type,
-            base_currency=self.base_currency,
-            balances={c: (b.total, b.locked) for c, b in self.balances.items()},
-            margin_used=self.margin_used,
-            ts_event=ts_event,
-        )
