@@ -322,3 +322,13 @@ def test_unwritable_output_folder_is_a_one_line_error(tmp_path: Path) -> None:
         "-q",
     )
     assert code == 2 and "Traceback" not in output and "sub" in output, output
+
+
+def test_strategies_list_shows_parameters_defaults_and_ranges() -> None:
+    result = runner.invoke(app, ["strategies", "list"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    for name in ("ma_cross", "sma_cross", "ema_cross"):
+        assert name in text
+    assert "fast: int = 10 in [1, 1000]" in text
+    assert "ma: str = 'sma' one of ['sma', 'ema']" in text

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import traceback
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from ttquant.core.errors import StrategyError, TTQuantError
+
+if TYPE_CHECKING:
+    from ttquant.strategy.params import ParamSpec
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -159,19 +162,25 @@ def strategies_list() -> None:
         for col in ("Name", "Source", "Parameters", "Description"):
             table.add_column(col)
         for name, (cls, source) in sorted(available_strategies().items()):
-            params = "\n".join(
-                f"{p.name}: {p.type.__name__} = {p.param.default!r}"
-                + (
-                    f" [{p.param.min}..{p.param.max}]"
-                    if p.param.min is not None or p.param.max is not None
-                    else ""
-                )
-                + (f" {list(p.param.choices)}" if p.param.choices else "")
-                for p in cls.params_spec.values()
-            )
+            params = "\n".join(_describe_param(p) for p in cls.params_spec.values())
             doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
             table.add_row(name, source, params, doc)
         _stdout_console().print(table)
+
+
+def _describe_param(spec: ParamSpec) -> str:
+    """``fast: int = 10 in [1, 1000]``: what ``ttq strategies list`` shows for a parameter."""
+    p = spec.param
+    text = f"{spec.name}: {spec.type.__name__}{' | None' if spec.optional else ''} = {p.default!r}"
+    if p.min is not None and p.max is not None:
+        text += f" in [{p.min}, {p.max}]"
+    elif p.min is not None:
+        text += f" >= {p.min}"
+    elif p.max is not None:
+        text += f" <= {p.max}"
+    if p.choices:
+        text += f" one of {list(p.choices)}"
+    return text
 
 
 def _stdout_console() -> Console:
