@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from tests.conftest import DEMO_DATA, REPO
 from typer.testing import CliRunner
 
-from tests.conftest import DEMO_DATA, REPO
 from ttquant.cli.main import app
 
 

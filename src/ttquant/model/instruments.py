@@ -89,7 +89,8 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True, dict=True):
 
     def round_quantity(self, quantity: float) -> float:
         """The largest valid quantity not above ``quantity`` (never rounds an order up)."""
-        steps = math.floor(quantity / self.size_increment + _STEP_TOLERANCE)
+        steps = quantity / self.size_increment
+        steps = math.floor(steps + _STEP_TOLERANCE * max(1.0, abs(steps)))  # float noise only
         return round(steps * self.size_increment, self.size_decimals)
 
     def notional(self, quantity: float, price: float) -> float:

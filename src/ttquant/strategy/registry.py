@@ -18,9 +18,19 @@ ENTRY_POINT_GROUP = "ttquant.strategies"
 
 
 def builtin_strategies() -> dict[str, type[Strategy]]:
+    from ttquant.strategy.library.bollinger import BollingerReversion
+    from ttquant.strategy.library.breakout import Breakout
+    from ttquant.strategy.library.dca import DCA
+    from ttquant.strategy.library.grid import Grid
     from ttquant.strategy.library.ma_cross import EMACross, MACross, SMACross
+    from ttquant.strategy.library.macd_cross import MACDCross
+    from ttquant.strategy.library.pairs import Pairs
+    from ttquant.strategy.library.rsi_reversion import RSIReversion
+    from ttquant.strategy.library.turtle import Turtle
 
-    return {cls.name: cls for cls in (MACross, SMACross, EMACross)}
+    classes: tuple[type[Strategy], ...] = (MACross, SMACross, EMACross, Grid, DCA, Pairs)
+    classes += (Breakout, RSIReversion, MACDCross, BollingerReversion, Turtle)
+    return {cls.name: cls for cls in classes}
 
 
 def available_strategies(
