@@ -28,8 +28,19 @@ def builtin_strategies() -> dict[str, type[Strategy]]:
     from ttquant.strategy.library.rsi_reversion import RSIReversion
     from ttquant.strategy.library.turtle import Turtle
 
-    classes: tuple[type[Strategy], ...] = (MACross, SMACross, EMACross, Grid, DCA, Pairs)
-    classes += (Breakout, RSIReversion, MACDCross, BollingerReversion, Turtle)
+    classes: tuple[type[Strategy], ...] = (
+        MACross,
+        SMACross,
+        EMACross,
+        Breakout,
+        RSIReversion,
+        MACDCross,
+        BollingerReversion,
+        Turtle,
+        Grid,
+        DCA,
+        Pairs,
+    )
     return {cls.name: cls for cls in classes}
 
 
