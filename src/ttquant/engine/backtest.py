@@ -32,6 +32,7 @@ from ttquant.core.bus import MessageBus
 from ttquant.core.clock import TestClock
 from ttquant.core.errors import ConfigError, DataError, StrategyError
 from ttquant.core.time import ns_to_iso
+from ttquant.data.aggregation import TimeBarAggregator
 from ttquant.execution.engine import ExecutionEngine
 from ttquant.model.cache import Cache
 from ttquant.model.data import (
@@ -43,7 +44,7 @@ from ttquant.model.data import (
     quote_topic,
     trade_topic,
 )
-from ttquant.model.enums import AccountType, AggressorSide, OrderSide
+from ttquant.model.enums import AccountType, AggressorSide, BarAggregation, OrderSide
 from ttquant.model.instruments import Instrument
 from ttquant.portfolio.portfolio import Portfolio
 from ttquant.strategy.strategy import Strategy
@@ -52,6 +53,7 @@ from ttquant.venues.sim.venue import SimulatedVenue
 
 _BAR, _TRADE, _QUOTE = 0, 1, 2
 _AGGRESSORS = (AggressorSide.NONE, AggressorSide.BUYER, AggressorSide.SELLER)
+_AGGREGATOR_PRIORITY = 20  # a higher bar is published before the lower bar's own handlers
 CHUNK = 65_536  # events per batch: bounds the Python objects alive at once, paces progress
 
 
@@ -95,6 +97,7 @@ class BacktestEngine:
         self.strategies: list[Strategy] = []
         self._series: list[_Series] = []
         self._starting_equity = 0.0
+        self._aggregators: dict[BarType, TimeBarAggregator] = {}
 
     # -- setup ----------------------------------------------------------------------------------
     def add_venue(
@@ -251,6 +254,7 @@ class BacktestEngine:
         self._starting_equity = sum(venue.equity() for venue in self.venues.values())
         self._guarded(self._start_strategies)
         self._guarded(self.execution.process_events)
+        self._aggregate_missing_bars(series)
         # Automatic collection scans the growing heap of orders and events again and again
         # (a third of the cost of an order); the loop collects young garbage per chunk instead.
         # Objects that exist before the run (data, imported libraries) are frozen out of every
@@ -269,6 +273,37 @@ class BacktestEngine:
         distinct = np.ones(len(ts_all), dtype=bool)  # ts_all is sorted: drop repeats
         distinct[1:] = ts_all[1:] != ts_all[:-1]
         return self._equity_curve(series, ts_all[distinct])
+
+    def _aggregate_missing_bars(self, series: list[_Series]) -> None:
+        """Build every subscribed time bar type that has no data from one that has."""
+        available = [s.bar_type for s in series if s.bar_type is not None]
+        for strategy in self.strategies:
+            for target in strategy.subscribed_bar_types:
+                if target in available or target in self._aggregators:
+                    continue
+                sources = [
+                    bt
+                    for bt in available
+                    if bt.instrument_id == target.instrument_id
+                    and bt.aggregation is target.aggregation is BarAggregation.TIME
+                    and target.step % bt.step == 0
+                ]
+                if not sources:
+                    raise ConfigError(
+                        f"strategy {strategy.id!r} subscribed to {target} bars, but no bars of "
+                        f"{target.instrument_id} can be aggregated into them (data: "
+                        f"{', '.join(str(bt) for bt in available) or 'none'})"
+                    )
+                source = max(sources, key=lambda bt: bt.step)
+                aggregator = TimeBarAggregator(source, target, self._publisher(bar_topic(target)))
+                self._aggregators[target] = aggregator
+                self.bus.subscribe(bar_topic(source), aggregator.handle_bar, _AGGREGATOR_PRIORITY)
+
+    def _publisher(self, topic: str) -> Callable[[Bar], None]:
+        def publish(bar: Bar) -> None:
+            self.bus.publish(topic, bar)
+
+        return publish
 
     def _start_strategies(self) -> None:
         for strategy in self.strategies:

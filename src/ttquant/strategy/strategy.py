@@ -72,6 +72,7 @@ class Strategy:
             setattr(self, key, value)
         self.instruments: list[str] = list(instruments)
         self.bar_types: list[BarType] = []
+        self.subscribed_bar_types: list[BarType] = []  # what the engine must deliver
         self.log = logging.getLogger(f"ttquant.strategy.{self.id}")
         self._order_seq = 0
         self._bound = False
@@ -147,9 +148,17 @@ class Strategy:
         raise ConfigError(f"strategy {self.id!r}: no bars available for {iid}")
 
     def subscribe_bars(self, bar_type: BarType | None = None) -> None:
-        """Receive ``on_bar`` for ``bar_type`` (default: every available bar type)."""
+        """Receive ``on_bar`` for ``bar_type`` (default: every available bar type).
+
+        A time bar type with no data of its own (``self.bar_type(step="1h")`` over 1-minute
+        data) is aggregated from the instrument's shortest bars that divide its step; a higher
+        bar reaches ``on_bar`` at its close, before the lower bar that closes it. Subscribe in
+        ``on_start``.
+        """
         for bt in [bar_type] if bar_type is not None else self.bar_types:
             self._bus.subscribe(bar_topic(bt), self.on_bar)
+            if bt not in self.subscribed_bar_types:
+                self.subscribed_bar_types.append(bt)
 
     def subscribe_trades(self, instrument_id: str | None = None) -> None:
         self._bus.subscribe(trade_topic(instrument_id or self.instrument), self.on_trade)
@@ -161,6 +170,8 @@ class Strategy:
         """Update ``indicator`` (anything with ``handle_bar``) with each bar, before ``on_bar``."""
         bt = bar_type or self.bar_type()
         self._bus.subscribe(bar_topic(bt), indicator.handle_bar, priority=_INDICATOR_PRIORITY)
+        if bt not in self.subscribed_bar_types:
+            self.subscribed_bar_types.append(bt)
 
     def set_timer(self, name: str, interval: str | int, callback: Any = None) -> None:
         """Call ``callback`` (default ``on_timer``) every ``interval`` ("5s", "1m" or ns)."""
