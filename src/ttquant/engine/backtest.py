@@ -21,8 +21,9 @@ import gc
 import hashlib
 import math
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 import msgspec
@@ -347,15 +348,19 @@ class BacktestEngine:
         shared_all = np.zeros(len(order), dtype=bool)
         shared_all[:-1] = ts_all[:-1] == ts_all[1:]
         group: list[tuple[list[Callable[[Any], None]], Any]] = []
+        single = len(series) == 1
         total = len(order)
         now = clock.now_ns
         for lo in range(0, total, CHUNK):
             sidx = sidx_all[lo : lo + CHUNK]
             ridx = ridx_all[lo : lo + CHUNK]
             cols = _gather(series, sidx, ridx)
-            for si, shared, te, ti, a, b, c, d, e in zip(  # noqa: B905
-                sidx.tolist(), shared_all[lo : lo + CHUNK].tolist(), *cols
-            ):
+            if single:  # one series: no two events share a time
+                routing: Iterable[Any] = repeat(0)
+                sharing: Iterable[Any] = repeat(False)
+            else:
+                routing, sharing = sidx.tolist(), shared_all[lo : lo + CHUNK].tolist()
+            for si, shared, te, ti, a, b, c, d, e in zip(routing, sharing, *cols):  # noqa: B905
                 if ti != now:
                     if clock.next_due <= ti:
                         self._fire_timers(ti)
