@@ -114,17 +114,8 @@ class SimulatedVenue:
         """Accept or reject a single order or a contingent list (OCO, bracket) as one unit."""
         now = self.cache.now()
         sims = [SimOrder(o) for o in orders]
-        by_id = {s.order.client_order_id: s for s in sims}
-        for sim in sims:
-            sim.parent = by_id.get(sim.order.parent_order_id)
-            if sim.parent is not None:
-                sim.parent.children.append(sim)
-        for sim in sims:  # parents first: a sibling's parent must be known to link it
-            sim.linked = [
-                by_id[i]
-                for i in sim.order.linked_order_ids
-                if i in by_id and by_id[i].parent is sim.parent
-            ]
+        if len(sims) > 1:
+            self._link(sims)
         for sim in sims:
             reason, message = self._check(sim)
             if reason:
@@ -156,6 +147,21 @@ class SimulatedVenue:
             engine.add(sim)
             if sim.parent is None:
                 engine.on_arrival(sim)
+
+    @staticmethod
+    def _link(sims: list[SimOrder]) -> None:
+        """Wire a contingent list: bracket exits to their entry, OCO siblings to each other."""
+        by_id = {s.order.client_order_id: s for s in sims}
+        for sim in sims:
+            sim.parent = by_id.get(sim.order.parent_order_id)
+            if sim.parent is not None:
+                sim.parent.children.append(sim)
+        for sim in sims:  # parents first: a sibling's parent must be known to link it
+            sim.linked = [
+                by_id[i]
+                for i in sim.order.linked_order_ids
+                if i in by_id and by_id[i].parent is sim.parent
+            ]
 
     def cancel(self, order: Order) -> None:
         now = self.cache.now()
