@@ -161,11 +161,36 @@ def strategies_list() -> None:
         table = Table(title="Strategies")
         for col in ("Name", "Source", "Parameters", "Description"):
             table.add_column(col)
-        for name, (cls, source) in sorted(available_strategies().items()):
+        broken: dict[str, str] = {}
+        for name, (cls, source) in sorted(available_strategies(broken).items()):
             params = "\n".join(_describe_param(p) for p in cls.params_spec.values())
             doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
             table.add_row(name, source, params, doc)
         _stdout_console().print(table)
+        for message in broken.values():  # a broken plugin is reported, the others still listed
+            err.print(f"[yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+@strategies_app.command("new")
+def strategies_new(
+    name: Annotated[str, typer.Argument(help="strategy name, a Python identifier: my_breakout")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="folder to write NAME.py in (created if missing)")
+    ] = Path(),
+    force: Annotated[bool, typer.Option("--force", help="overwrite an existing file")] = False,
+) -> None:
+    """Write NAME.py: a documented, runnable strategy template to edit."""
+    from ttquant.strategy.template import write_template
+
+    with _user_errors():
+        path, cls = write_template(name, out, force=force)
+        console = _stdout_console()
+        console.print(f"wrote {escape(str(path))} (class {cls})", highlight=False)
+        console.print(
+            f"run it: ttq backtest --strategy {escape(str(path))}:{cls} --data FILE",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _describe_param(spec: ParamSpec) -> str:
