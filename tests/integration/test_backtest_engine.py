@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from ttquant.core.clock import TimeEvent
-from ttquant.core.errors import StrategyError
+from ttquant.core.errors import ConfigError, StrategyError
 from ttquant.core.time import ns_to_iso
 from ttquant.engine.backtest import BacktestEngine
 from ttquant.model.data import Bar, BarType
@@ -239,3 +239,13 @@ def test_strategy_exception_becomes_strategy_error_with_where_and_when() -> None
     assert ns_to_iso(T0 + 3 * MINUTE) in message  # the close of the third bar
     assert "ValueError" in message and "boom" in message
     assert isinstance(info.value.__cause__, ValueError)
+
+
+def test_an_engine_runs_once() -> None:
+    from tests.unit.venues._simkit import Script, engine_for
+
+    engine = engine_for([(1.0, 1.0, 1.0, 1.0)] * 2)
+    engine.add_strategy(Script())
+    engine.run()
+    with pytest.raises(ConfigError, match="runs once"):
+        engine.run()

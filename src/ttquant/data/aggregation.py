@@ -4,7 +4,8 @@ The same aggregator runs in every mode: it listens to the lower bars on the bus 
 each higher bar once the lower bar that ends its window arrives, so a strategy sees the hour's
 bar at the hour's close, never earlier. Windows are aligned to the Unix epoch in UTC (an hour
 starts at :00, a day at 00:00 UTC). When the data has a gap, the window is published with the
-first lower bar after it, stamped with its own close time, and marked incomplete.
+first lower bar after it, stamped with its own close time, and listed in ``incomplete``. When the
+data starts inside a window, that first partial window is skipped: it would look like a full bar.
 """
 
 from __future__ import annotations
@@ -32,11 +33,16 @@ class TimeBarAggregator:
         self._start = -1  # open time of the window being built; -1 when none
         self._open = self._high = self._low = self._close = self._volume = 0.0
         self._count = 0
+        self._skip_until = -1  # the data started inside this window's predecessor
         self.incomplete: list[Bar] = []  # windows published without all their lower bars
 
     def handle_bar(self, bar: Bar) -> None:
         step = self.target.step
         start = bar.ts_event - bar.ts_event % step
+        if self._skip_until == -1:  # the first bar seen
+            self._skip_until = start + step if bar.ts_event != start else start
+        if bar.ts_event < self._skip_until:
+            return
         if self._start >= 0 and start != self._start:
             self._emit(complete=False)  # a gap: the previous window never saw its last bar
         if self._start < 0:

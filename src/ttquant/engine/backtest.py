@@ -54,7 +54,9 @@ from ttquant.venues.sim.venue import SimulatedVenue
 
 _BAR, _TRADE, _QUOTE = 0, 1, 2
 _AGGRESSORS = (AggressorSide.NONE, AggressorSide.BUYER, AggressorSide.SELLER)
-_AGGREGATOR_PRIORITY = 20  # a higher bar is published before the lower bar's own handlers
+# after the lower bar's indicators (10), before its strategies (0): a higher bar is published
+# before the strategies see the lower bar that closes it, with lower indicators already updated
+_AGGREGATOR_PRIORITY = 5
 CHUNK = 65_536  # events per batch: bounds the Python objects alive at once, paces progress
 
 
@@ -98,6 +100,7 @@ class BacktestEngine:
         self.strategies: list[Strategy] = []
         self._series: list[_Series] = []
         self._starting_equity = 0.0
+        self._ran = False
         self._aggregators: dict[BarType, TimeBarAggregator] = {}
 
     # -- setup ----------------------------------------------------------------------------------
@@ -233,6 +236,9 @@ class BacktestEngine:
         progress: Callable[[int, int], None] | None = None,
     ) -> EquityCurve:
         """Stream every event with ``start_ns <= ts_event < end_ns``; return the equity curve."""
+        if self._ran:
+            raise ConfigError("a BacktestEngine runs once; build a new one for another run")
+        self._ran = True
         if not self.strategies:
             raise ConfigError("backtest has no strategy")
         series = [_window(s, start_ns, end_ns) for s in self._series]
@@ -295,7 +301,7 @@ class BacktestEngine:
                         f"{target.instrument_id} can be aggregated into them (data: "
                         f"{', '.join(str(bt) for bt in available) or 'none'})"
                     )
-                source = max(sources, key=lambda bt: bt.step)
+                source = min(sources, key=lambda bt: bt.step)
                 aggregator = TimeBarAggregator(source, target, self._publisher(bar_topic(target)))
                 self._aggregators[target] = aggregator
                 self.bus.subscribe(bar_topic(source), aggregator.handle_bar, _AGGREGATOR_PRIORITY)

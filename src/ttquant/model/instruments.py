@@ -18,6 +18,7 @@ from ttquant.core.errors import InstrumentError
 from ttquant.model.enums import InstrumentKind
 
 _STEP_TOLERANCE = 1e-9
+_ROUNDING_NOISE = 1e-12  # relative: thousands of ulps, far below one lot in any real size
 
 
 def instrument_id(symbol: str, venue: str) -> str:
@@ -90,8 +91,11 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True, dict=True):
     def round_quantity(self, quantity: float) -> float:
         """The largest valid quantity not above ``quantity`` (never rounds an order up)."""
         steps = quantity / self.size_increment
-        steps = math.floor(steps + _STEP_TOLERANCE * max(1.0, abs(steps)))  # float noise only
-        return round(steps * self.size_increment, self.size_decimals)
+        nearest = round(steps)
+        # a sum of lots lands a few ulps off a whole number of lots: that is the number meant
+        if abs(steps - nearest) <= _ROUNDING_NOISE * max(1.0, abs(steps)):
+            return round(nearest * self.size_increment, self.size_decimals)
+        return round(math.floor(steps) * self.size_increment, self.size_decimals)
 
     def notional(self, quantity: float, price: float) -> float:
         """Value of ``quantity`` at ``price`` in the settlement currency."""

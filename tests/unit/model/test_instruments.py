@@ -42,3 +42,9 @@ def test_symbols_and_venues() -> None:
     assert inverse.is_inverse and inverse.settlement_currency == "BTC"
     with pytest.raises(InstrumentError, match="not of the form BASE/QUOTE"):
         spot("BTCUSDT")
+
+
+def test_round_quantity_never_rounds_up_real_excess() -> None:
+    inst = spot("BTC/USDT", "SIM", size_increment=1e-8)
+    assert inst.round_quantity(12.3456789999) == 12.34567899
+    assert inst.round_quantity(9.99999999995) == 9.99999999

@@ -161,3 +161,22 @@ def test_close_position_cancels_the_strategys_resting_exits() -> None:
     assert st.status("sl") is OrderStatus.CANCELED and st.status("tp") is OrderStatus.CANCELED
     assert [t.exit_reason for t in st.cache.round_trips] == ["manual"]
     assert st.position().quantity == 1.0  # the re-entry is still open after the drop to 90
+
+
+def test_oco_exit_that_closes_the_position_cancels_its_sibling() -> None:
+    """A reduce-only OCO pair sized 2 on a position of 1: once the take-profit closes the
+    position, the stop must go too, or it would later close a new position."""
+
+    def enter(s: Script) -> None:
+        s.buy(1.0)
+
+    def exits(s: Script) -> None:
+        take = s.order(OrderSide.SELL, 2.0, price=103.0, reduce_only=True)
+        stop = s.order(OrderSide.SELL, 2.0, trigger_price=95.0, reduce_only=True)
+        s.submit_oco(take, stop)
+        s.placed.update(tp=take, sl=stop)
+
+    st = run([FLAT, FLAT, (100.0, 104.0, 100.0, 103.0), FLAT], {0: enter, 1: exits})
+    assert [f.last_qty for f in st.fills("tp")] == [1.0]
+    assert st.status("sl") is OrderStatus.CANCELED
+    assert st.position().is_flat

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ttquant.indicators.volatility import BBANDS
 from ttquant.model.data import Bar
+from ttquant.model.events import OrderDenied, OrderEvent, OrderRejected
 from ttquant.strategy.params import Param
 from ttquant.strategy.strategy import Strategy
 
@@ -20,7 +21,8 @@ class BollingerReversion(Strategy):
     - otherwise a long is closed when ``close >= middle``, a short when ``close <= middle``.
 
     A change of side targets a position of ``±size`` (or 0) with one market order, filled by the
-    venue's fill model (by default at the next bar's open). No order rests. Trades the first
+    venue's fill model (by default at the next bar's open); if the venue rejects one, the side
+    held is taken from the position again. No order rests. Trades the first
     instrument given to the strategy.
     """
 
@@ -50,3 +52,9 @@ class BollingerReversion(Strategy):
         if side != self._side:
             self._side = side
             self.order_target_quantity(side * self.size)
+
+    def on_order(self, event: OrderEvent) -> None:
+        if isinstance(event, OrderRejected | OrderDenied):
+            # the venue said no: the side held is whatever the position really is
+            qty = self.position().quantity
+            self._side = (qty > 0) - (qty < 0)

@@ -24,11 +24,14 @@ class Grid(Strategy):
       below that close; the grid starts with no position and never sells what it has not bought.
     - a buy filled at level ``k`` places a limit sell of the filled quantity at level ``k + 1``;
       a sell filled at level ``k`` places a limit buy of the filled quantity at level ``k - 1``.
-      Each lot therefore earns one level gap (``level[k + 1] - level[k]``) less fees. Orders are
+      Each lot therefore earns one level gap (``level[k + 1] - level[k]``) less fees; a lot bought
+      at the top level (only possible when the first close is above ``upper``) has no level to
+      sell at and is held until ``stop_loss``/``take_profit`` or the end. Orders are
       placed when the fill is reported (at the close of the bar it happened in), so a counter
       order that is already marketable then fills at the next open, a price at least as good.
     - ``stop_loss`` / ``take_profit`` (absolute prices, optional): when a bar closes at or below
-      ``stop_loss`` or at or above ``take_profit``, every resting order is canceled, the
+      ``stop_loss`` or at or above ``take_profit`` (the first bar included: the grid is then
+      never placed), every resting order is canceled, the
       position is closed with a market order (next bar's open) and the grid stops for good.
 
     Trades the first instrument given to the strategy.
@@ -49,8 +52,8 @@ class Grid(Strategy):
     def on_start(self) -> None:
         if (self.lower is None) != (self.upper is None):
             raise ConfigError(f"strategy {self.id!r}: give both lower and upper, or neither")
-        if self.lower is not None and self.upper is not None and not self.lower < self.upper:
-            raise ConfigError(f"strategy {self.id!r}: lower must be below upper")
+        if self.lower is not None and self.upper is not None and not 0.0 < self.lower < self.upper:
+            raise ConfigError(f"strategy {self.id!r}: need 0 < lower < upper")
         self.grid: list[float] = []  # the level prices, ascending; empty until the first bar
         self._level_of: dict[str, int] = {}  # client order id -> level index
         self.stopped = False
@@ -78,18 +81,17 @@ class Grid(Strategy):
     def on_bar(self, bar: Bar) -> None:
         if self.stopped:
             return
-        if not self.grid:
-            self.grid = self.level_prices(bar.close)
-            for k, price in enumerate(self.grid):
-                if price < bar.close and price > 0.0:
-                    self._place(OrderSide.BUY, k, self.order_size)
-            return
         hit_stop = self.stop_loss is not None and bar.close <= self.stop_loss
         hit_target = self.take_profit is not None and bar.close >= self.take_profit
         if hit_stop or hit_target:
             self.stopped = True
             self.cancel_all()
             self.close_position(reason="stop_loss" if hit_stop else "take_profit")
+        elif not self.grid:
+            self.grid = self.level_prices(bar.close)
+            for k, price in enumerate(self.grid):
+                if price < bar.close and price > 0.0:
+                    self._place(OrderSide.BUY, k, self.order_size)
 
     def on_fill(self, fill: OrderFilled) -> None:
         level = self._level_of.get(fill.client_order_id)

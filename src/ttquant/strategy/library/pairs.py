@@ -8,6 +8,7 @@ import numpy as np
 
 from ttquant.core.errors import ConfigError
 from ttquant.model.data import Bar
+from ttquant.model.events import OrderDenied, OrderEvent, OrderRejected
 from ttquant.strategy.params import Param
 from ttquant.strategy.strategy import Strategy
 
@@ -34,7 +35,8 @@ class Pairs(Strategy):
       quantity rounded down to its size increment), not rebalanced while the trade is open.
 
     Orders are market orders (filled by default at the next bar's open). Needs an account
-    that can short (margin).
+    that can short (margin). If the venue rejects a leg, both legs are closed and the spread
+    position is flat again (a single leg is a naked bet, not a spread).
     """
 
     name = "pairs"
@@ -75,6 +77,13 @@ class Pairs(Strategy):
             self._target(-1)
         elif self.z < -self.entry_z and self.side != 1:
             self._target(1)
+
+    def on_order(self, event: OrderEvent) -> None:
+        if isinstance(event, OrderRejected | OrderDenied) and self.side != 0:
+            # a leg the venue refused leaves the other one naked: flatten both, start again
+            self.side = 0
+            self.close_position(self.a)
+            self.close_position(self.b)
 
     def _target(self, side: int) -> None:
         if side == self.side:

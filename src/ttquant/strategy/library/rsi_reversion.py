@@ -5,6 +5,7 @@ from __future__ import annotations
 from ttquant.core.errors import ConfigError
 from ttquant.indicators.oscillators import RSI
 from ttquant.model.data import Bar
+from ttquant.model.events import OrderDenied, OrderEvent, OrderRejected
 from ttquant.strategy.params import Param
 from ttquant.strategy.strategy import Strategy
 
@@ -21,7 +22,8 @@ class RSIReversion(Strategy):
       ``r <= 50``; with ``exit = "band"`` a position is held until the opposite band (above).
 
     A change of side targets a position of ``±size`` (or 0) with one market order, filled by the
-    venue's fill model (by default at the next bar's open). No order rests. Trades the first
+    venue's fill model (by default at the next bar's open); if the venue rejects one, the side
+    held is taken from the position again. No order rests. Trades the first
     instrument given to the strategy.
     """
 
@@ -57,3 +59,9 @@ class RSIReversion(Strategy):
         if side != self._side:
             self._side = side
             self.order_target_quantity(side * self.size)
+
+    def on_order(self, event: OrderEvent) -> None:
+        if isinstance(event, OrderRejected | OrderDenied):
+            # the venue said no: the side held is whatever the position really is
+            qty = self.position().quantity
+            self._side = (qty > 0) - (qty < 0)

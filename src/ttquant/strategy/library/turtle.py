@@ -28,7 +28,8 @@ class Turtle(Strategy):
       the close is at least ``add_atr × N`` (the trade's N) beyond the fill price of the last
       unit, in the position's favour; at most one unit per bar.
     - *Exit*: a long is closed when ``close < exit low``, a short when ``close > exit high``;
-      the whole position, before any entry or add on that bar. No stop-loss order is used.
+      the whole position; a bar that exits takes no new entry (a reversal needs a fresh
+      breakout on a later bar). No stop-loss order is used.
 
     Orders are market orders filled by the venue's fill model (by default at the next bar's
     open); no decision is taken while one is still working, and a rejected unit is not counted.

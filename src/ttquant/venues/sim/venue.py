@@ -380,9 +380,7 @@ class SimulatedVenue:
             if qty <= 0.0:
                 self.cancel_working(sim, ts_init)
                 return 0.0
-        elif sim.parent is None and (
-            order.order_type is not OrderType.LIMIT or liquidity is LiquiditySide.TAKER
-        ):
+        elif sim.parent is None and (not sim.acts_as_limit or liquidity is LiquiditySide.TAKER):
             # what fills at a price not known when it was accepted (market, a stop gapping
             # past its trigger) is paid for at that price or not at all
             reason, message = self._check_funds(inst, order.side, qty, price, exclude=sim)
@@ -438,8 +436,14 @@ class SimulatedVenue:
                 self._reduce(sibling, qty, ts_init)
         for child in engine.children_of(sim):
             child.active = True
-        if order.reduce_only and sim.parent is None and not sim.done and pos.is_flat:
-            self.cancel_working(sim, ts_init)  # what is left of it could only open a position
+        if order.reduce_only and pos.is_flat:
+            # what is left of it, or of its one-cancels-other siblings, could only open a
+            # position later
+            if sim.parent is None and not sim.done:
+                self.cancel_working(sim, ts_init)
+            for sibling in sim.linked:
+                if not sibling.done:
+                    self.cancel_working(sibling, ts_init)
         return qty
 
     def _reduce(self, sim: SimOrder, qty: float, ts: int) -> None:
