@@ -10,6 +10,7 @@ state it was in.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from ttquant.core.errors import OrderStateError
 from ttquant.model.enums import (
@@ -199,7 +200,7 @@ class Order:
         self.contingency = ContingencyType.NONE
         self.order_list_id = ""
         self.parent_order_id = ""
-        self.linked_order_ids: list[str] = []
+        self.linked_order_ids: Sequence[str] = ()  # set by contingent lists (OCO, bracket)
         self.events: list[OrderEvent] = []
 
     def __repr__(self) -> str:

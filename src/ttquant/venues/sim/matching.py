@@ -14,6 +14,7 @@ open fills there, as nothing in the bar came before the open.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ttquant.model.data import Bar
@@ -78,8 +79,9 @@ class SimOrder:
         self.marketable_on_arrival = False
         self.expire_ns = order.expire_ns
         self.parent: SimOrder | None = None
-        self.children: list[SimOrder] = []  # bracket exits held until this order fills
-        self.linked: list[SimOrder] = []
+        # contingent lists only (a shared empty tuple for the plain orders most runs have)
+        self.children: Sequence[SimOrder] = ()  # bracket exits held until this order fills
+        self.linked: Sequence[SimOrder] = ()
 
     def reference_price(self, last: float) -> float:
         """The price the order is valued at for balance and notional checks."""

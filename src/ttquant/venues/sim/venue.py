@@ -155,7 +155,7 @@ class SimulatedVenue:
         for sim in sims:
             sim.parent = by_id.get(sim.order.parent_order_id)
             if sim.parent is not None:
-                sim.parent.children.append(sim)
+                sim.parent.children = [*sim.parent.children, sim]
         for sim in sims:  # parents first: a sibling's parent must be known to link it
             sim.linked = [
                 by_id[i]
@@ -297,7 +297,8 @@ class SimulatedVenue:
         if opening <= 0.0:
             return "", ""
         need = inst.notional(opening, price) / acct.leverage + fee
-        free = self.equity() - self.margin_used() - self._locked(acct.base_currency, exclude)
+        equity, used = self._equity_and_margin()
+        free = equity - used - self._locked(acct.base_currency, exclude)
         if need > free * (1 + 1e-12) + 1e-12:
             return (
                 RejectReason.INSUFFICIENT_MARGIN,
@@ -326,31 +327,28 @@ class SimulatedVenue:
 
     def equity(self) -> float:
         """Account value in the base currency at the last prices."""
+        return self._equity_and_margin()[0]
+
+    def margin_used(self) -> float:
+        return self._equity_and_margin()[1]
+
+    def _equity_and_margin(self) -> tuple[float, float]:
+        """Equity and the margin its open positions use, in one pass over the positions."""
         acct = self.account
         value = 0.0
         for ccy, bal in acct.balances.items():
             value += bal.total * self._rate(ccy)
-        if acct.account_type is AccountType.MARGIN:
-            for iid, pos in self.positions.items():
-                if not pos.is_flat:
-                    inst = pos.instrument
-                    value += pos.unrealized_pnl(self.cache.price(iid)) * self._rate(
-                        inst.settlement_currency
-                    )
-        return value
-
-    def margin_used(self) -> float:
-        if self.account.account_type is AccountType.CASH:
-            return 0.0
+        if acct.account_type is AccountType.CASH:
+            return value, 0.0
         used = 0.0
         for iid, pos in self.positions.items():
-            if not pos.is_flat:
-                used += (
-                    pos.instrument.notional(pos.quantity, self.cache.price(iid))
-                    * self._rate(pos.instrument.settlement_currency)
-                    / self.account.leverage
-                )
-        return used
+            if pos.quantity:
+                inst = pos.instrument
+                price = self.cache.price(iid)
+                rate = self._rate(inst.settlement_currency)
+                value += pos.unrealized_pnl(price) * rate
+                used += inst.notional(pos.quantity, price) * rate / acct.leverage
+        return value, used
 
     def _rate(self, currency: str) -> float:
         if currency == self.account.base_currency:
