@@ -102,7 +102,7 @@ class Clock:
     def _push(self, timer: _Timer) -> None:
         self._seq += 1
         heapq.heappush(self._heap, (timer.next_ns, self._seq, timer.name))
-        self.next_due = self._heap[0][0]
+        self.next_due = float(self._heap[0][0])
 
     def pop_due(self, until_ns: int) -> tuple[TimeEvent, TimerCallback] | None:
         """Take the next timer event due at or before ``until_ns`` (rescheduling repeating timers).
@@ -123,7 +123,7 @@ class Clock:
             self._push(timer)
         else:
             del self._timers[name]
-        self.next_due = self._heap[0][0] if self._heap else float("inf")
+        self.next_due = float(self._heap[0][0]) if self._heap else float("inf")
         return event, timer.callback
 
 

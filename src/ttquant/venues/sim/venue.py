@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Final
 
 from ttquant.model.account import Account, AccountState
 from ttquant.model.cache import Cache
@@ -48,16 +48,16 @@ _DAY_NS = 86_400_000_000_000
 class RejectReason:
     """Reason codes carried by ``OrderRejected.reason``."""
 
-    UNKNOWN_INSTRUMENT = "UNKNOWN_INSTRUMENT"
-    INVALID_QUANTITY = "INVALID_QUANTITY"
-    INVALID_PRICE = "INVALID_PRICE"
-    MIN_NOTIONAL = "MIN_NOTIONAL"
-    POST_ONLY_WOULD_TAKE = "POST_ONLY_WOULD_TAKE"
-    REDUCE_ONLY_WOULD_INCREASE = "REDUCE_ONLY_WOULD_INCREASE"
-    INSUFFICIENT_BALANCE = "INSUFFICIENT_BALANCE"
-    INSUFFICIENT_MARGIN = "INSUFFICIENT_MARGIN"
-    NO_PRICE = "NO_PRICE"
-    EXPIRED = "EXPIRED"
+    UNKNOWN_INSTRUMENT: Final = "UNKNOWN_INSTRUMENT"
+    INVALID_QUANTITY: Final = "INVALID_QUANTITY"
+    INVALID_PRICE: Final = "INVALID_PRICE"
+    MIN_NOTIONAL: Final = "MIN_NOTIONAL"
+    POST_ONLY_WOULD_TAKE: Final = "POST_ONLY_WOULD_TAKE"
+    REDUCE_ONLY_WOULD_INCREASE: Final = "REDUCE_ONLY_WOULD_INCREASE"
+    INSUFFICIENT_BALANCE: Final = "INSUFFICIENT_BALANCE"
+    INSUFFICIENT_MARGIN: Final = "INSUFFICIENT_MARGIN"
+    NO_PRICE: Final = "NO_PRICE"
+    EXPIRED: Final = "EXPIRED"
 
 
 class SimulatedVenue:
