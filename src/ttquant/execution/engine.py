@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 from ttquant.core.bus import MessageBus
 from ttquant.core.errors import InstrumentError
@@ -90,7 +90,7 @@ class ExecutionEngine:
     def cancel(self, order: Order) -> None:
         if not can_apply(order.status, OrderPendingCancel):
             return  # already done or already being canceled: nothing to do, never an error
-        self._apply(order, OrderPendingCancel(**self._ids(order)))
+        self._apply(order, OrderPendingCancel(**order.event_ids(self.cache.now())))
         self._venue_for(order).cancel(order)
 
     def modify(
@@ -103,21 +103,12 @@ class ExecutionEngine:
         if not can_apply(order.status, OrderPendingUpdate):
             # the order is done or a request is already in flight: say so, change nothing
             reason = f"order is {order.status.value}: modify not sent"
-            self._publish(order, OrderModifyRejected(**self._ids(order), reason=reason))
+            self._publish(
+                order, OrderModifyRejected(**order.event_ids(self.cache.now()), reason=reason)
+            )
             return
-        self._apply(order, OrderPendingUpdate(**self._ids(order)))
+        self._apply(order, OrderPendingUpdate(**order.event_ids(self.cache.now())))
         self._venue_for(order).modify(order, quantity, price, trigger_price)
-
-    def _ids(self, order: Order) -> dict[str, Any]:
-        now = self.cache.now()
-        return {
-            "client_order_id": order.client_order_id,
-            "strategy_id": order.strategy_id,
-            "instrument_id": order.instrument_id,
-            "ts_event": now,
-            "ts_init": now,
-            "venue_order_id": order.venue_order_id,
-        }
 
     def _venue_for(self, order: Order) -> VenueClient:
         venue = self._venue_of.get(order.instrument_id)

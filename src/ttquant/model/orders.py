@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 from ttquant.core.errors import OrderStateError
 from ttquant.model.enums import (
@@ -210,6 +211,19 @@ class Order:
             f"Order({self.client_order_id} {self.side.value} {self.quantity} {self.instrument_id} "
             f"{self.order_type.value}{px}{trig} {self.time_in_force.value} {self.status.value})"
         )
+
+    def event_ids(
+        self, ts_event: int, venue_order_id: str = "", ts_init: int | None = None
+    ) -> dict[str, Any]:
+        """The identifying fields every event about this order carries (as keyword arguments)."""
+        return {
+            "client_order_id": self.client_order_id,
+            "strategy_id": self.strategy_id,
+            "instrument_id": self.instrument_id,
+            "ts_event": ts_event,
+            "ts_init": ts_event if ts_init is None else ts_init,
+            "venue_order_id": venue_order_id or self.venue_order_id,
+        }
 
     @property
     def leaves_qty(self) -> float:

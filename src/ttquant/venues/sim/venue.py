@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any, Final
+from typing import Final
 
 from ttquant.model.account import Account, AccountState
 from ttquant.model.cache import Cache
@@ -121,7 +121,7 @@ class SimulatedVenue:
             if reason:
                 for other in sims:  # a list is accepted whole or not at all
                     self._emit(
-                        OrderRejected(**_ids(other.order, now), reason=reason, message=message)
+                        OrderRejected(**other.order.event_ids(now), reason=reason, message=message)
                     )
                 return
         for sim in sims:
@@ -167,7 +167,7 @@ class SimulatedVenue:
         now = self.cache.now()
         sim = self._orders.get(order.client_order_id)
         if sim is None or sim.done:
-            self._emit(OrderCancelRejected(**_ids(order, now), reason="order is not open"))
+            self._emit(OrderCancelRejected(**order.event_ids(now), reason="order is not open"))
             return
         self.cancel_working(sim, now)
 
@@ -181,7 +181,7 @@ class SimulatedVenue:
         now = self.cache.now()
         sim = self._orders.get(order.client_order_id)
         if sim is None or sim.done:
-            self._emit(OrderModifyRejected(**_ids(order, now), reason="order is not open"))
+            self._emit(OrderModifyRejected(**order.event_ids(now), reason="order is not open"))
             return
         inst = self.engines[order.instrument_id].instrument
         new_qty = sim.quantity if quantity is None else quantity
@@ -193,7 +193,7 @@ class SimulatedVenue:
         if problem is None and trigger_price is not None:
             problem = inst.check_price(trigger_price, "trigger price")
         if problem is not None:
-            self._emit(OrderModifyRejected(**_ids(order, now, sim.order_id), reason=problem))
+            self._emit(OrderModifyRejected(**order.event_ids(now, sim.order_id), reason=problem))
             return
         sim.quantity = new_qty
         if price is not None:
@@ -202,7 +202,7 @@ class SimulatedVenue:
             sim.trigger = trigger_price
         self._emit(
             OrderUpdated(
-                **_ids(order, now, sim.order_id),
+                **order.event_ids(now, sim.order_id),
                 quantity=new_qty,
                 price=price,
                 trigger_price=trigger_price,
@@ -389,7 +389,7 @@ class SimulatedVenue:
                 self.finish(
                     sim,
                     OrderRejected(
-                        **_ids(order, ts_init, sim.order_id),
+                        **order.event_ids(ts_init, sim.order_id),
                         reason=reason,
                         message=message + " at fill",
                     ),
@@ -449,17 +449,17 @@ class SimulatedVenue:
         if sim.quantity - sim.filled <= 1e-12 * max(1.0, sim.quantity):
             self.cancel_working(sim, ts)
         else:
-            self._emit(OrderUpdated(**_ids(sim.order, ts, sim.order_id), quantity=sim.quantity))
+            self._emit(OrderUpdated(**sim.order.event_ids(ts, sim.order_id), quantity=sim.quantity))
 
     def trigger(self, sim: SimOrder, ts: int) -> None:
         sim.triggered = True
-        self._emit(OrderTriggered(**_ids(sim.order, ts, sim.order_id)))
+        self._emit(OrderTriggered(**sim.order.event_ids(ts, sim.order_id)))
 
     def cancel_working(self, sim: SimOrder, ts: int) -> None:
-        self.finish(sim, OrderCanceled(**_ids(sim.order, ts, sim.order_id)))
+        self.finish(sim, OrderCanceled(**sim.order.event_ids(ts, sim.order_id)))
 
     def expire(self, sim: SimOrder, ts: int) -> None:
-        self.finish(sim, OrderExpired(**_ids(sim.order, ts, sim.order_id)))
+        self.finish(sim, OrderExpired(**sim.order.event_ids(ts, sim.order_id)))
 
     def finish(self, sim: SimOrder, event: OrderEvent) -> None:
         """End ``sim`` with ``event`` (cancel, expiry, reject); held children follow it."""
@@ -476,25 +476,9 @@ class SimulatedVenue:
                 child.quantity = sim.filled
                 self._emit(
                     OrderUpdated(
-                        **_ids(child.order, event.ts_init, child.order_id), quantity=sim.filled
+                        **child.order.event_ids(event.ts_init, child.order_id), quantity=sim.filled
                     )
                 )
-
-
-def _ids(
-    order: Order,
-    ts: int,
-    venue_order_id: str = "",
-    ts_init: int | None = None,
-) -> dict[str, Any]:
-    return {
-        "client_order_id": order.client_order_id,
-        "strategy_id": order.strategy_id,
-        "instrument_id": order.instrument_id,
-        "ts_event": ts,
-        "ts_init": ts if ts_init is None else ts_init,
-        "venue_order_id": venue_order_id or order.venue_order_id,
-    }
 
 
 def _no_handler(event: VenueEvent) -> None:
