@@ -71,6 +71,7 @@ def run_ttquant(
 
     bars = load_ohlcv(path)
     n = len(bars) if n_rows is None else min(n_rows, len(bars))
+    first = bars.slice_time(None, int(bars.ts[n - 1]) + 1)
 
     def run() -> tuple[list[Trade], float]:
         engine = BacktestEngine()
@@ -82,15 +83,7 @@ def run_ttquant(
         )
         instrument = spot("BTC/USDT", "BINANCE", price_increment=0.01, size_increment=1e-5)
         engine.add_instrument(instrument)
-        engine.add_bars(
-            BarType.time(instrument.id, "1m"),
-            bars.ts[:n],
-            bars.open[:n],
-            bars.high[:n],
-            bars.low[:n],
-            bars.close[:n],
-            bars.volume[:n],
-        )
+        engine.add_ohlcv(BarType.time(instrument.id, "1m"), first)
         engine.add_strategy(SMACross(fast=fast, slow=slow, long_only=True, size=1.0))
         curve = engine.run()
         trades = [

@@ -45,15 +45,7 @@ def _engine(shared_data: object) -> tuple[BacktestEngine, pl.DataFrame]:
     engine.add_venue("BINANCE", starting_balances={"USDT": 10_000.0})
     inst = spot("BTC/USDT", "BINANCE")
     engine.add_instrument(inst)
-    engine.add_bars(
-        BarType.time(inst.id, "1m"),
-        bars.ts,
-        bars.open,
-        bars.high,
-        bars.low,
-        bars.close,
-        bars.volume,
-    )
+    engine.add_ohlcv(BarType.time(inst.id, "1m"), bars)
     frame = pl.DataFrame(
         {
             "ts": bars.ts,

@@ -76,15 +76,7 @@ def _ttquant(bars: OHLCV, commission: float) -> tuple[BacktestEngine, float]:
     )
     instrument = spot("BTC/USDT", "BINANCE", price_increment=0.01, size_increment=1e-5)
     engine.add_instrument(instrument)
-    engine.add_bars(
-        BarType.time(instrument.id, "1m"),
-        bars.ts,
-        bars.open,
-        bars.high,
-        bars.low,
-        bars.close,
-        bars.volume,
-    )
+    engine.add_ohlcv(BarType.time(instrument.id, "1m"), bars)
     engine.add_strategy(SMACross(fast=10, slow=30, long_only=True, size=1.0))
     curve = engine.run()
     return engine, float(curve.equity[-1])

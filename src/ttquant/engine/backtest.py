@@ -34,6 +34,7 @@ from ttquant.core.clock import TestClock
 from ttquant.core.errors import ConfigError, DataError, StrategyError
 from ttquant.core.time import ns_to_iso
 from ttquant.data.aggregation import TimeBarAggregator
+from ttquant.data.bars import OHLCV
 from ttquant.execution.engine import ExecutionEngine
 from ttquant.model.cache import Cache
 from ttquant.model.data import (
@@ -177,6 +178,10 @@ class BacktestEngine:
                 _BAR, bar_type.instrument_id, bar_type, ts, ts + bar_type.step, fields, fields[3]
             )
         )
+
+    def add_ohlcv(self, bar_type: BarType, bars: OHLCV) -> None:
+        """Add bars loaded with :func:`ttquant.data.bars.load_ohlcv` (``ts`` = bar open)."""
+        self.add_bars(bar_type, bars.ts, bars.open, bars.high, bars.low, bars.close, bars.volume)
 
     def add_trades(
         self,

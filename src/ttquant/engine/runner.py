@@ -98,15 +98,7 @@ def build_engine(config: BacktestConfig) -> tuple[BacktestEngine, dict[str, OHLC
             raise ConfigError(f"data for {instrument.id} is given twice")
         engine.add_instrument(instrument)
         step = infer_step_ns(ohlcv.ts)
-        engine.add_bars(
-            BarType(instrument.id, step),
-            ohlcv.ts,
-            ohlcv.open,
-            ohlcv.high,
-            ohlcv.low,
-            ohlcv.close,
-            ohlcv.volume,
-        )
+        engine.add_ohlcv(BarType(instrument.id, step), ohlcv)
         bars[instrument.id] = ohlcv
     for s in config.strategies:
         cls = load_strategy_class(s.name)

@@ -27,15 +27,7 @@ def signed_fills(strategy: Strategy, bars: OHLCV) -> tuple[list[tuple[int, float
     engine.add_venue("BINANCE", starting_balances={"USDT": 1_000_000.0}, leverage=2.0)
     inst = spot("BTC/USDT", "BINANCE", price_increment=0.01, size_increment=1e-5)
     engine.add_instrument(inst)
-    engine.add_bars(
-        BarType.time(inst.id, "1h"),
-        bars.ts,
-        bars.open,
-        bars.high,
-        bars.low,
-        bars.close,
-        bars.volume,
-    )
+    engine.add_ohlcv(BarType.time(inst.id, "1h"), bars)
     engine.add_strategy(strategy)
     engine.run()
     out = []

@@ -53,7 +53,7 @@ def test_entries_are_exactly_the_qualifying_bars_while_flat(bars: OHLCV) -> None
     inst = spot("BTC/USDT", "BINANCE", price_increment=0.01, size_increment=1e-5)
     engine.add_instrument(inst)
     b = bars
-    engine.add_bars(BarType.time(inst.id, "1h"), b.ts, b.open, b.high, b.low, b.close, b.volume)
+    engine.add_ohlcv(BarType.time(inst.id, "1h"), b)
     engine.add_strategy(
         Breakout(
             lookback=LOOKBACK,
@@ -106,7 +106,7 @@ def test_take_profit_is_placed_from_the_signal_bar(bars: OHLCV) -> None:
     inst = spot("BTC/USDT", "BINANCE", price_increment=0.01, size_increment=1e-5)
     engine.add_instrument(inst)
     b = bars.slice_time(START, START + 120 * 86_400 * 10**9)
-    engine.add_bars(BarType.time(inst.id, "1h"), b.ts, b.open, b.high, b.low, b.close, b.volume)
+    engine.add_ohlcv(BarType.time(inst.id, "1h"), b)
     engine.add_strategy(Breakout(lookback=LOOKBACK, take_profit_atr=3.0, size=SIZE))
     engine.run()
     atr = talib.ATR(b.high, b.low, b.close, 14)

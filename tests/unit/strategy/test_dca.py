@@ -44,15 +44,7 @@ def _run(bars: OHLCV, **params: object) -> list[OrderFilled]:
     )
     inst = spot("BTC/USDT", "BINANCE", price_increment=0.01, size_increment=LOT)
     engine.add_instrument(inst)
-    engine.add_bars(
-        BarType.time(inst.id, "1h"),
-        bars.ts,
-        bars.open,
-        bars.high,
-        bars.low,
-        bars.close,
-        bars.volume,
-    )
+    engine.add_ohlcv(BarType.time(inst.id, "1h"), bars)
     engine.add_strategy(DCA(**{"amount": AMOUNT, **params}))
     engine.run()
     assert all(o.order_type is OrderType.MARKET for o in engine.cache.orders.values())

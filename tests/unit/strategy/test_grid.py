@@ -45,15 +45,7 @@ def _run(bars: OHLCV, step: str = "1m", **params: object) -> tuple[BacktestEngin
     )
     inst = spot("BTC/USDT", "BINANCE", price_increment=0.01, size_increment=1e-5)
     engine.add_instrument(inst)
-    engine.add_bars(
-        BarType.time(inst.id, step),
-        bars.ts,
-        bars.open,
-        bars.high,
-        bars.low,
-        bars.close,
-        bars.volume,
-    )
+    engine.add_ohlcv(BarType.time(inst.id, step), bars)
     strategy = Grid(**{"order_size": QTY, **params})
     engine.add_strategy(strategy)
     engine.run()

@@ -47,15 +47,7 @@ def _run(a: OHLCV, b: OHLCV, step: str = "1h", **params: object) -> list[OrderFi
     for symbol, bars in (("BTC/USDT", a), ("ETH/USDT", b)):
         inst = spot(symbol, "BINANCE", price_increment=0.01, size_increment=LOT)
         engine.add_instrument(inst)
-        engine.add_bars(
-            BarType.time(inst.id, step),
-            bars.ts,
-            bars.open,
-            bars.high,
-            bars.low,
-            bars.close,
-            bars.volume,
-        )
+        engine.add_ohlcv(BarType.time(inst.id, step), bars)
     engine.add_strategy(Pairs(instruments=[BTC, ETH], **params))
     engine.run()
     assert all(o.order_type is OrderType.MARKET for o in engine.cache.orders.values())

@@ -89,7 +89,7 @@ def _run(b: OHLCV, **params: Any) -> tuple[list[tuple[int, float]], np.ndarray, 
     # Instrument.round_quantity (absolute tolerance 1e-9 lots) then leaves one lot open on exit
     inst = spot("BTC/USDT", "BINANCE", price_increment=0.01, size_increment=1e-3)
     engine.add_instrument(inst)
-    engine.add_bars(BarType.time(inst.id, "1h"), b.ts, b.open, b.high, b.low, b.close, b.volume)
+    engine.add_ohlcv(BarType.time(inst.id, "1h"), b)
     engine.add_strategy(Turtle(**P, **params))
     curve = engine.run()
     assert len(curve.ts) == len(b)  # one equity sample per bar close
