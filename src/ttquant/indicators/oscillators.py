@@ -308,38 +308,6 @@ class _FastK:
         self._lows.clear()
 
 
-class STOCH(HLCIndicator):
-    """Streaming slow stochastic; ``value`` is %K (``slowk``), ``slowd`` the signal line."""
-
-    __slots__ = ("_fastk", "_slowd", "_slowk", "slowd", "slowk")
-
-    def __init__(self, fastk_period: int = 5, slowk_period: int = 3, slowd_period: int = 3) -> None:
-        self._fastk = _FastK(check_period("STOCH", "fastk_period", fastk_period))
-        self._slowk = SMA(check_period("STOCH", "slowk_period", slowk_period))
-        self._slowd = SMA(check_period("STOCH", "slowd_period", slowd_period))
-        self.reset()
-
-    def reset(self) -> None:
-        self._fastk.reset()
-        self._slowk.reset()
-        self._slowd.reset()
-        self.value = self.slowk = self.slowd = NAN
-        self.ready = False
-
-    def update(self, high: float, low: float, close: float) -> float:
-        fastk = self._fastk.update(high, low, close)
-        if math.isnan(fastk):
-            return NAN
-        slowk = self._slowk.update(fastk)
-        if self._slowk.ready:
-            slowd = self._slowd.update(slowk)
-            if self._slowd.ready:
-                self.value = self.slowk = slowk
-                self.slowd = slowd
-                self.ready = True
-        return self.value
-
-
 class STOCHF(HLCIndicator):
     """Streaming fast stochastic; ``value`` is %K (``fastk``), ``fastd`` its SMA."""
 
@@ -365,6 +333,40 @@ class STOCHF(HLCIndicator):
             self.value = self.fastk = fastk
             self.fastd = fastd
             self.ready = True
+        return self.value
+
+
+class STOCH(HLCIndicator):
+    """Streaming slow stochastic; ``value`` is %K (``slowk``), ``slowd`` the signal line.
+
+    The slow %K is the fast stochastic's %D, so it is built on :class:`STOCHF`.
+    """
+
+    __slots__ = ("_fast", "_slowd", "slowd", "slowk")
+
+    def __init__(self, fastk_period: int = 5, slowk_period: int = 3, slowd_period: int = 3) -> None:
+        self._fast = STOCHF(
+            check_period("STOCH", "fastk_period", fastk_period),
+            check_period("STOCH", "slowk_period", slowk_period),
+        )
+        self._slowd = SMA(check_period("STOCH", "slowd_period", slowd_period))
+        self.reset()
+
+    def reset(self) -> None:
+        self._fast.reset()
+        self._slowd.reset()
+        self.value = self.slowk = self.slowd = NAN
+        self.ready = False
+
+    def update(self, high: float, low: float, close: float) -> float:
+        self._fast.update(high, low, close)
+        if self._fast.ready:
+            slowk = self._fast.fastd
+            slowd = self._slowd.update(slowk)
+            if self._slowd.ready:
+                self.value = self.slowk = slowk
+                self.slowd = slowd
+                self.ready = True
         return self.value
 
 
