@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import importlib.util
 import json
 import math
 import multiprocessing
@@ -338,6 +339,15 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def kernel_build() -> str:
+    """Whether the installed ttquant runs its kernel compiled (a regular install) or as source."""
+    spec = importlib.util.find_spec("ttquant.engine.backtest")
+    origin = spec.origin if spec is not None else None
+    if origin is not None and origin.endswith((".so", ".pyd")):
+        return "compiled with mypyc (regular install)"
+    return "Python source (editable install: `pip install .` compiles it)"
+
+
 def isolated(fn: Callable[..., PeerResult], *args: object, **kwargs: object) -> PeerResult:
     """Run one engine in a fresh interpreter, so none inherits another's heap or warm caches."""
     context = multiprocessing.get_context("spawn")
@@ -359,6 +369,7 @@ def main() -> int:
         f"loaded in {time.perf_counter() - start:.2f} s; SMA({args.fast})/SMA({args.slow}) "
         f"long-only, commission {args.commission:g}"
     )
+    print(f"ttquant kernel: {kernel_build()}")
 
     params = {"fast": args.fast, "slow": args.slow, "commission": args.commission}
     reference = isolated(run_backtesting_py, bars, **params)

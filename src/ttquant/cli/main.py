@@ -240,15 +240,21 @@ class _user_errors:  # noqa: N801 - used as a lowercase context manager
 
 def _user_traceback(exc: BaseException) -> str:
     """The traceback of a strategy's exception, without ttquant's own frames."""
-    package = str(Path(__file__).resolve().parents[1])
+    package = Path(__file__).resolve().parents[1]
     frames = [
-        f
-        for f in traceback.extract_tb(exc.__traceback__)
-        if not str(Path(f.filename).resolve()).startswith(package)
+        f for f in traceback.extract_tb(exc.__traceback__) if not _is_ours(f.filename, package)
     ]
     lines = ["Traceback (strategy code):\n", *traceback.format_list(frames)]
     lines += traceback.format_exception_only(type(exc), exc)
     return "".join(lines).rstrip()
+
+
+def _is_ours(filename: str, package: Path) -> bool:
+    """Whether a traceback frame is ttquant's: compiled modules name themselves relatively."""
+    path = Path(filename)
+    if not path.is_absolute():
+        return path.parts[:1] == (package.name,)
+    return path.resolve().is_relative_to(package)
 
 
 def main() -> None:

@@ -435,10 +435,12 @@ class BacktestEngine:
             if culprit is None:
                 raise
             strategy, callback = culprit
-            raise StrategyError(
+            error = StrategyError(
                 f"strategy {strategy.id!r} raised {type(exc).__name__} in {callback} at "
                 f"{ns_to_iso(self.clock.now_ns)}: {exc}"
-            ) from exc
+            )
+            error.__cause__ = exc  # not ``raise ... from exc``: mypyc-compiled code drops it
+            raise error
 
     # -- equity ---------------------------------------------------------------------------------
     def _equity_curve(self, series: list[_Series], ts: np.ndarray) -> EquityCurve:
