@@ -11,7 +11,6 @@ is what a user sees in an editor; Parquet has no lines, so its positions are 1-b
 
 from __future__ import annotations
 
-import re
 import zoneinfo
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,6 +22,15 @@ import numpy.typing as npt
 import polars as pl
 
 from ttquant.core.errors import ConfigError, DataError
+from ttquant.data.columns import (
+    NS_PER_UNIT,
+    Locator,
+    first_line,
+    first_true,
+    floats,
+    readonly,
+    timestamps_ns,
+)
 
 __all__ = ["OHLCV", "infer_step_ns", "load_ohlcv"]
 
@@ -36,21 +44,6 @@ _TIME_COLUMNS: Final = ("ts", "timestamp", "time", "date", "datetime", "open_tim
 _PANDAS_INDEX: Final = "__index_level_0__"
 _PRICE_COLUMNS: Final = ("open", "high", "low", "close")
 _VOLUME_COLUMN: Final = "volume"
-
-_NS_PER_UNIT: Final = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
-# Epoch magnitudes seen in practice are ~1e9 (s), ~1e12 (ms), ~1e15 (us), ~1e18 (ns); the
-# boundaries sit halfway (in decades) between them, so any date from 1973 to 5138 is classified
-# correctly whatever its unit.
-_UNIT_BOUNDS: Final = np.array([10**11, 10**14, 10**17], dtype=np.int64)
-_UNITS_BY_MAGNITUDE: Final = ("s", "ms", "us", "ns")
-_UNIT_NAMES: Final = {
-    "s": "seconds",
-    "ms": "milliseconds",
-    "us": "microseconds",
-    "ns": "nanoseconds",
-}
-
-_INT_RE: Final = re.compile(r"[+-]?\d+")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -99,9 +92,9 @@ def load_ohlcv(
     ``timestamp_unit`` ("s", "ms", "us", "ns") overrides the unit detected from the magnitude of
     integer timestamps; ``timezone`` is the zone of timestamps written without an offset.
     """
-    if timestamp_unit is not None and timestamp_unit not in _NS_PER_UNIT:
+    if timestamp_unit is not None and timestamp_unit not in NS_PER_UNIT:
         raise ConfigError(
-            f"timestamp_unit must be one of {', '.join(_NS_PER_UNIT)}; got {timestamp_unit!r}"
+            f"timestamp_unit must be one of {', '.join(NS_PER_UNIT)}; got {timestamp_unit!r}"
         )
     try:
         zoneinfo.ZoneInfo(timezone)
@@ -109,18 +102,18 @@ def load_ohlcv(
         raise ConfigError(f"unknown timezone {timezone!r}") from exc
 
     source = str(path)
-    loc = _Locator(source, is_parquet=_is_parquet(source))
+    loc = Locator(source, is_parquet=_is_parquet(source))
     read = _read_parquet if loc.is_parquet else _read_csv
     frame = read(loc, timestamp_column)
     if frame.height == 0:
         raise DataError(f"{source}: no data rows")
 
-    ts = _timestamps_ns(frame["ts"], timestamp_unit, timezone, loc)
-    prices = [_floats(frame[name], name, loc) for name in _PRICE_COLUMNS]
+    ts = timestamps_ns(frame["ts"], timestamp_unit, timezone, loc)
+    prices = [floats(frame[name], name, loc) for name in _PRICE_COLUMNS]
     volume = (
-        _floats(frame[_VOLUME_COLUMN], _VOLUME_COLUMN, loc)
+        floats(frame[_VOLUME_COLUMN], _VOLUME_COLUMN, loc)
         if _VOLUME_COLUMN in frame.columns
-        else _readonly(np.zeros(frame.height, dtype=np.float64))
+        else readonly(np.zeros(frame.height, dtype=np.float64))
     )
     open_, high, low, close = prices
     bars = OHLCV(ts, open_, high, low, close, volume, source)
@@ -146,23 +139,6 @@ def infer_step_ns(ts: I64) -> int:
 # --------------------------------------------------------------------------- reading
 
 
-@dataclass(frozen=True, slots=True)
-class _Locator:
-    """Turns a 0-based data row into the position a user can find in the file."""
-
-    source: str
-    is_parquet: bool
-
-    def at(self, row: int) -> str:
-        return f"row {row + 1}" if self.is_parquet else f"line {row + 2}"
-
-    def error(self, row: int, problem: str) -> DataError:
-        return DataError(f"{self.source}: {self.at(row)}: {problem}")
-
-    def file_error(self, problem: str) -> DataError:
-        return DataError(f"{self.source}: {problem}")
-
-
 def _is_parquet(source: str) -> bool:
     try:
         with open(source, "rb") as f:
@@ -176,11 +152,7 @@ def _is_parquet(source: str) -> bool:
     return magic == b"PAR1"
 
 
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
-def _read_csv(loc: _Locator, timestamp_column: str | None) -> pl.DataFrame:
+def _read_csv(loc: Locator, timestamp_column: str | None) -> pl.DataFrame:
     """Read only the needed columns, renamed to ts, open, high, low, close[, volume].
 
     The fast path lets polars parse numbers; if any field fails to parse, the file is read again
@@ -191,7 +163,7 @@ def _read_csv(loc: _Locator, timestamp_column: str | None) -> pl.DataFrame:
     except pl.exceptions.NoDataError as exc:
         raise loc.file_error("empty file") from exc
     except (pl.exceptions.PolarsError, OSError) as exc:
-        raise loc.file_error(f"unreadable as CSV: {_first_line(exc)}") from exc
+        raise loc.file_error(f"unreadable as CSV: {first_line(exc)}") from exc
     if any("\ufffd" in name or "\x00" in name for name in header):
         # polars decodes the header leniently, so a binary file shows up as replacement characters.
         raise loc.file_error("unreadable as CSV: the header is not UTF-8 text (a binary file?)")
@@ -207,14 +179,14 @@ def _read_csv(loc: _Locator, timestamp_column: str | None) -> pl.DataFrame:
     return frame.rename(dict(zip(wanted, _canonical(wanted), strict=True)))
 
 
-def _csv_unreadable(loc: _Locator, n_columns: int, exc: BaseException) -> DataError:
+def _csv_unreadable(loc: Locator, n_columns: int, exc: BaseException) -> DataError:
     """Name the first line with more fields than the header: polars reports no position for it."""
     try:
         lines = pl.read_csv(
             loc.source, has_header=False, separator="\x1f", quote_char=None, infer_schema=False
         ).to_series()
     except (pl.exceptions.PolarsError, OSError):
-        return loc.file_error(f"unreadable as CSV: {_first_line(exc)}")
+        return loc.file_error(f"unreadable as CSV: {first_line(exc)}")
     fields = lines.str.replace_all(r'"[^"]*"', "").str.count_matches(",", literal=True) + 1
     too_many = (fields > n_columns).fill_null(False).to_numpy()
     if too_many.any():
@@ -222,16 +194,16 @@ def _csv_unreadable(loc: _Locator, n_columns: int, exc: BaseException) -> DataEr
         return loc.file_error(
             f"line {line}: {fields[line - 1]} fields but the header has {n_columns}"
         )
-    return loc.file_error(f"unreadable as CSV: {_first_line(exc)}")
+    return loc.file_error(f"unreadable as CSV: {first_line(exc)}")
 
 
-def _read_parquet(loc: _Locator, timestamp_column: str | None) -> pl.DataFrame:
+def _read_parquet(loc: Locator, timestamp_column: str | None) -> pl.DataFrame:
     try:
         header = list(pl.read_parquet_schema(loc.source))
         wanted = _select_columns(header, timestamp_column, loc)
         frame = pl.read_parquet(loc.source, columns=wanted)
     except (pl.exceptions.PolarsError, OSError) as exc:
-        raise loc.file_error(f"unreadable as Parquet: {_first_line(exc)}") from exc
+        raise loc.file_error(f"unreadable as Parquet: {first_line(exc)}") from exc
     return frame.rename(dict(zip(wanted, _canonical(wanted), strict=True)))
 
 
@@ -239,9 +211,7 @@ def _canonical(wanted: Sequence[str]) -> list[str]:
     return ["ts", *_PRICE_COLUMNS, _VOLUME_COLUMN][: len(wanted)]
 
 
-def _select_columns(
-    header: Sequence[str], timestamp_column: str | None, loc: _Locator
-) -> list[str]:
+def _select_columns(header: Sequence[str], timestamp_column: str | None, loc: Locator) -> list[str]:
     """Actual names of the time, O, H, L, C and (if any) volume columns, matched ignoring case."""
     by_lower: dict[str, str] = {}
     for name in header:
@@ -273,122 +243,6 @@ def _select_columns(
     return wanted
 
 
-# --------------------------------------------------------------------------- conversion
-
-
-def _readonly(array: _A) -> _A:
-    array.flags.writeable = False
-    return array
-
-
-def _first(mask: npt.NDArray[np.bool_]) -> int | None:
-    """Index of the first True, or None (numpy's argmax on booleans stops at the first True)."""
-    i = int(np.argmax(mask))
-    return i if mask.shape[0] and mask[i] else None
-
-
-def _first_null(series: pl.Series) -> int | None:
-    """Index of the first null; the null count is free, so clean columns cost nothing."""
-    return _first(series.is_null().to_numpy()) if series.null_count() else None
-
-
-def _floats(column: pl.Series, name: str, loc: _Locator) -> F64:
-    """Float64 values of a price/volume column; names the first field that is not a number."""
-    if column.dtype == pl.String:
-        text = column.str.strip_chars()
-        values = text.cast(pl.Float64, strict=False)
-        bad = _first((values.is_null() & text.is_not_null() & (text != "")).to_numpy())
-        if bad is not None:
-            raise loc.error(bad, f"{name} {column[bad]!r} is not a number")
-    elif column.dtype.is_numeric():
-        values = column.cast(pl.Float64)
-    else:
-        raise loc.file_error(f"column {name!r} has type {column.dtype}; expected numbers")
-    missing = _first_null(values)
-    if missing is not None:
-        raise loc.error(missing, f"missing {name}")
-    return _readonly(np.ascontiguousarray(values.to_numpy()))
-
-
-def _timestamps_ns(column: pl.Series, unit: str | None, timezone: str, loc: _Locator) -> I64:
-    """Int64 ns UTC from epoch integers, ISO text or a Parquet date/datetime column."""
-    missing = _first_null(column)
-    if missing is not None:
-        raise loc.error(missing, "missing timestamp")
-    dtype = column.dtype
-    if dtype == pl.String:
-        text = column.str.strip_chars()
-        if _INT_RE.fullmatch(text[0]):
-            ints = text.cast(pl.Int64, strict=False)
-            bad = _first_null(ints)
-            if bad is not None:
-                raise loc.error(bad, f"unparseable timestamp {column[bad]!r} (expected an integer)")
-            return _epoch_ns(ints.to_numpy(), unit, loc)
-        return _iso_ns(text, column, timezone, loc)
-    if dtype.is_integer():
-        return _epoch_ns(column.cast(pl.Int64).to_numpy(), unit, loc)
-    if dtype == pl.Date:
-        return _datetimes_ns(column.cast(pl.Datetime("ns")), column, timezone, loc)
-    if isinstance(dtype, pl.Datetime):
-        return _datetimes_ns(column, column, timezone, loc)
-    raise loc.file_error(
-        f"timestamp column has type {dtype}; expected integers, ISO 8601 text or datetimes"
-    )
-
-
-def _epoch_ns(values: I64, unit: str | None, loc: _Locator) -> I64:
-    """Scale epoch integers to ns; without an explicit unit each value's magnitude tells its unit,
-    and a value whose unit differs from the majority's is an error rather than a silent misread."""
-    if unit is None:
-        classes = np.searchsorted(_UNIT_BOUNDS, np.abs(values), side="right")
-        majority = int(np.argmax(np.bincount(classes)))
-        unit = _UNITS_BY_MAGNITUDE[majority]
-        odd = _first(classes != majority)
-        if odd is not None:
-            odd_unit = _UNIT_NAMES[_UNITS_BY_MAGNITUDE[classes[odd]]]
-            raise loc.error(
-                odd,
-                f"timestamp {values[odd]} looks like {odd_unit}"
-                f" but most timestamps are in {_UNIT_NAMES[unit]} (mixed units)",
-            )
-    factor = _NS_PER_UNIT[unit]
-    limit = np.iinfo(np.int64).max // factor
-    out_of_range = _first(np.abs(values) > limit)
-    if out_of_range is not None:
-        raise loc.error(
-            out_of_range,
-            f"timestamp {values[out_of_range]} in {_UNIT_NAMES[unit]} is outside 1677..2262",
-        )
-    return _readonly(values * factor) if factor != 1 else _readonly(np.ascontiguousarray(values))
-
-
-def _iso_ns(text: pl.Series, original: pl.Series, timezone: str, loc: _Locator) -> I64:
-    try:
-        parsed = text.str.to_datetime(time_unit="ns", strict=False)
-    except pl.exceptions.PolarsError:
-        # polars guesses the format from the first value; if it can't, that value is the culprit.
-        raise loc.error(0, f"unparseable timestamp {original[0]!r}") from None
-    bad = _first_null(parsed)
-    if bad is not None:
-        raise loc.error(bad, f"unparseable timestamp {original[bad]!r}")
-    return _datetimes_ns(parsed, original, timezone, loc)
-
-
-def _datetimes_ns(parsed: pl.Series, original: pl.Series, timezone: str, loc: _Locator) -> I64:
-    """UTC ns of a datetime series; naive values are wall-clock times in ``timezone``."""
-    dtype = parsed.dtype
-    assert isinstance(dtype, pl.Datetime)
-    if dtype.time_zone is None:
-        parsed = parsed.dt.replace_time_zone(timezone, ambiguous="null", non_existent="null")
-        bad = _first_null(parsed)
-        if bad is not None:
-            raise loc.error(
-                bad, f"local time {original[bad]!r} is ambiguous or does not exist in {timezone}"
-            )
-    utc = parsed.dt.convert_time_zone("UTC").dt.cast_time_unit("ns")
-    return _readonly(np.ascontiguousarray(utc.to_physical().to_numpy()))
-
-
 # --------------------------------------------------------------------------- validation
 
 
@@ -402,7 +256,7 @@ def _describe(template: str, *arrays: F64) -> Callable[[int], str]:
     return lambda i: template.format(*(a[i] for a in arrays))
 
 
-def _check_values(bars: OHLCV, loc: _Locator) -> None:
+def _check_values(bars: OHLCV, loc: Locator) -> None:
     """Raise for the earliest row that breaks any bar invariant (ties: the order listed below)."""
     o, h, lo, c, v, ts = bars.open, bars.high, bars.low, bars.close, bars.volume, bars.ts
     step = np.diff(ts)
@@ -428,7 +282,9 @@ def _check_values(bars: OHLCV, loc: _Locator) -> None:
             lambda i: f"duplicate timestamp {_iso(ts[i])} (same as {loc.at(i - 1)})",
         ),
     ]
-    found = [(row, k) for k, (mask, _) in enumerate(checks) if (row := _first(mask)) is not None]
+    found = [
+        (row, k) for k, (mask, _) in enumerate(checks) if (row := first_true(mask)) is not None
+    ]
     if found:
         row, k = min(found)
         raise loc.error(row, checks[k][1](row))

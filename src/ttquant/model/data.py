@@ -84,6 +84,9 @@ class Bar(msgspec.Struct, frozen=True, gc=False):
     volume: float
     ts_event: int  # bar open time, ns UTC
     ts_init: int  # bar close time: when the bar is known
+    # False for a bar built without all of its data: a window cut by a gap or by the end of the
+    # data, or a candle a venue reported before it closed
+    complete: bool = True
 
     @property
     def instrument_id(self) -> str:
