@@ -12,6 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ttquant.analytics._numeric import compound, is_noise, percent, ratio, sample_std
+from ttquant.risk.metrics import sample_excess_kurtosis, sample_skewness
 
 RETURN_KEYS = (
     "annual_return_pct",
@@ -86,34 +87,25 @@ def _sortino(excess: NDArray[np.float64], annualizer: float) -> float | None:
     return _annualized_ratio(float(excess.mean()), downside, annualizer)
 
 
-def _central_moments(values: NDArray[np.float64]) -> tuple[float, float, float] | None:
-    """Second to fourth central moments (biased), None when the values do not vary."""
+def _varies(values: NDArray[np.float64]) -> bool:
+    """Whether the values spread by more than rounding noise (else higher moments are noise)."""
     deviations = values - values.mean()
-    m2 = float(np.mean(deviations**2))
-    if is_noise(math.sqrt(m2), values):
-        return None
-    return m2, float(np.mean(deviations**3)), float(np.mean(deviations**4))
+    return not is_noise(math.sqrt(float(np.mean(deviations**2))), values)
 
 
 def _skew(values: NDArray[np.float64]) -> float | None:
-    """Bias-corrected sample skewness (pandas / scipy ``bias=False``)."""
-    n = values.size
-    moments = _central_moments(values) if n >= 3 else None
-    if moments is None:
+    """Bias-corrected sample skewness (pandas / scipy ``bias=False``); None without spread."""
+    if values.size < 3 or not _varies(values):
         return None
-    m2, m3, _ = moments
-    return float(m3 / m2**1.5 * math.sqrt(n * (n - 1)) / (n - 2))
+    return sample_skewness(values)
 
 
 def _excess_kurtosis(values: NDArray[np.float64]) -> float | None:
-    """Bias-corrected sample excess kurtosis (pandas / scipy ``bias=False``)."""
-    n = values.size
-    moments = _central_moments(values) if n >= 4 else None
-    if moments is None:
+    """Bias-corrected sample excess kurtosis (pandas / scipy ``bias=False``); None without
+    spread."""
+    if values.size < 4 or not _varies(values):
         return None
-    m2, _, m4 = moments
-    g2 = m4 / m2**2 - 3.0
-    return ((n + 1) * g2 + 6.0) * (n - 1) / ((n - 2) * (n - 3))
+    return sample_excess_kurtosis(values)
 
 
 def _alpha_beta(

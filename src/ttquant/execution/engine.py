@@ -12,12 +12,15 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+import msgspec
+
 from ttquant.core.bus import MessageBus
 from ttquant.core.errors import InstrumentError
 from ttquant.model.account import AccountState
 from ttquant.model.cache import Cache
 from ttquant.model.events import (
     OrderCancelRejected,
+    OrderDenied,
     OrderEvent,
     OrderFilled,
     OrderModifyRejected,
@@ -26,7 +29,7 @@ from ttquant.model.events import (
     OrderSubmitted,
 )
 from ttquant.model.orders import Order, can_apply
-from ttquant.portfolio.portfolio import Portfolio
+from ttquant.portfolio.portfolio import UNATTRIBUTED, Portfolio
 
 
 class VenueClient(Protocol):
@@ -36,6 +39,20 @@ class VenueClient(Protocol):
 
     def set_event_handler(self, handler: Callable[[OrderEvent | AccountState], None]) -> None: ...
     def submit_list(self, orders: Sequence[Order]) -> None: ...
+    def cancel(self, order: Order) -> None: ...
+    def modify(
+        self,
+        order: Order,
+        quantity: float | None = None,
+        price: float | None = None,
+        trigger_price: float | None = None,
+    ) -> None: ...
+
+
+class TradingCommands(Protocol):
+    """What a strategy sends orders through: the risk engine, in front of the OMS."""
+
+    def submit(self, orders: Sequence[Order]) -> None: ...
     def cancel(self, order: Order) -> None: ...
     def modify(
         self,
@@ -110,6 +127,24 @@ class ExecutionEngine:
         self._apply(order, OrderPendingUpdate(**order.event_ids(self.cache.now())))
         self._venue_for(order).modify(order, quantity, price, trigger_price)
 
+    def deny(self, orders: Sequence[Order], reason: str, message: str) -> list[OrderDenied]:
+        """Record orders refused before any venue saw them; their owner hears it as a venue
+        answer, after its callback returns (the events are queued, not dispatched here)."""
+        now = self.cache.now()
+        events = []
+        for order in orders:
+            self.cache.add_order(order)
+            event = OrderDenied(**order.event_ids(now), reason=reason, message=message)
+            self.pending.append(event)
+            events.append(event)
+        return events
+
+    def reject_modify(self, order: Order, reason: str, message: str) -> None:
+        """Refuse a modify before any venue saw it (queued like a venue's rejection)."""
+        self.pending.append(
+            OrderModifyRejected(**order.event_ids(self.cache.now()), reason=reason, message=message)
+        )
+
     def _venue_for(self, order: Order) -> VenueClient:
         venue = self._venue_of.get(order.instrument_id)
         if venue is not None:
@@ -135,8 +170,18 @@ class ExecutionEngine:
                 continue
             order = self.cache.order(event.client_order_id)
             if order is None:
-                continue  # not ours (live: reconciliation adopts or reports it)
+                if type(event) is OrderFilled:
+                    self._adopt_fill(event)
+                continue  # other news of orders not ours: reconciliation's business
             self._apply(order, event)
+
+    def _adopt_fill(self, fill: OrderFilled) -> None:
+        """A fill of an order no strategy sent (made by hand, another program): it moved the
+        account, so it is booked, to the unattributed bucket."""
+        owned = msgspec.structs.replace(fill, strategy_id=UNATTRIBUTED)
+        self.fills.append(owned)
+        self.portfolio.on_fill(owned, None)
+        self.bus.publish(order_topic(UNATTRIBUTED), owned)
 
     def _apply(self, order: Order, event: OrderEvent) -> None:
         if not (order.is_closed and isinstance(event, _REQUEST_REJECTIONS)):

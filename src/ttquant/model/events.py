@@ -62,6 +62,7 @@ class OrderUpdated(OrderEvent, frozen=True, kw_only=True):
 
 class OrderModifyRejected(OrderEvent, frozen=True, kw_only=True):
     reason: str
+    message: str = ""
 
 
 class OrderCancelRejected(OrderEvent, frozen=True, kw_only=True):

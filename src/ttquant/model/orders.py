@@ -102,6 +102,8 @@ _TRANSITIONS: dict[tuple[OrderStatus, type[OrderEvent]], _Target] = {
 for _status in (S.ACCEPTED, S.TRIGGERED, S.PARTIALLY_FILLED):
     _TRANSITIONS[(_status, OrderModifyRejected)] = _status
     _TRANSITIONS[(_status, OrderCancelRejected)] = _status
+# So is a modify the risk engine refused before sending it, also while the order is in flight.
+_TRANSITIONS[(S.SUBMITTED, OrderModifyRejected)] = S.SUBMITTED
 
 TERMINAL_STATUSES = frozenset({S.DENIED, S.REJECTED, S.FILLED, S.CANCELED, S.EXPIRED})
 _OPEN_STATUSES = frozenset(

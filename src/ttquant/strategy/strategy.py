@@ -37,11 +37,12 @@ from ttquant.model.enums import (
 from ttquant.model.events import OrderEvent, OrderFilled
 from ttquant.model.orders import Order
 from ttquant.model.position import Position
+from ttquant.risk.stops import StopManager
 from ttquant.strategy.params import ParamSpec, collect_params, resolve_params
 
 if TYPE_CHECKING:
     from ttquant.core.bus import MessageBus
-    from ttquant.execution.engine import ExecutionEngine
+    from ttquant.execution.engine import TradingCommands
     from ttquant.portfolio.portfolio import Portfolio
 
 _INDICATOR_PRIORITY = 10  # indicators bound to bars update before the strategy sees the bar
@@ -89,10 +90,11 @@ class Strategy:
         cache: Cache,
         portfolio: Portfolio,
         bus: MessageBus,
-        execution: ExecutionEngine,
+        execution: TradingCommands,
         bar_types: Sequence[BarType],
     ) -> None:
-        """Attach the strategy to a kernel. ``bar_types`` are the bars available to it."""
+        """Attach the strategy to a kernel. ``bar_types`` are the bars available to it;
+        ``execution`` takes its orders (the risk engine, which passes them on to the OMS)."""
         self.clock = clock
         self.cache = cache
         self.portfolio = portfolio
@@ -184,10 +186,22 @@ class Strategy:
 
     @property
     def equity(self) -> float:
-        return self.portfolio.equity()
+        """The strategy's capital plus its PnL when it has an allocation, else the account's."""
+        return self.portfolio.strategy_equity(self.id)
 
     def open_orders(self, instrument_id: str | None = None) -> list[Order]:
         return self.cache.open_orders(self.id, instrument_id)
+
+    @property
+    def stops(self) -> StopManager:
+        """Exits of this strategy's positions: ``self.stops.protect(ExitPlan(...))`` in
+        ``on_start`` (see :mod:`ttquant.risk.stops`). Created on first use, once bound."""
+        manager: StopManager | None = self.__dict__.get("_stop_manager")
+        if manager is None:
+            if not self._bound:
+                raise ConfigError(f"strategy {self.id!r}: self.stops is available from on_start")
+            manager = self._stop_manager = StopManager(self, self._bus)
+        return manager
 
     # -- orders ---------------------------------------------------------------------------------
     def order(
@@ -414,8 +428,9 @@ class Strategy:
     def order_target_percent(
         self, fraction: float, instrument_id: str | None = None, reason: str = "signal"
     ) -> Order | None:
-        """Target a position worth ``fraction`` of equity (0.5 == half; negative is short)."""
-        return self.order_target_value(fraction * self.portfolio.equity(), instrument_id, reason)
+        """Target a position worth ``fraction`` of :attr:`equity` (0.5 == half; negative is
+        short): of the strategy's own capital when it has an allocation."""
+        return self.order_target_value(fraction * self.equity, instrument_id, reason)
 
 
 def _link_oco(a: Order, b: Order) -> None:

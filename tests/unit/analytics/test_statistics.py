@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 
 import numpy as np
 import pytest
@@ -387,21 +386,3 @@ def test_malformed_trades_are_data_errors() -> None:
         TradeArrays(np.array([0, 5]), np.array([1, 4]), ok, ok, ok)
     with pytest.raises(DataError, match="fees of trade 1 is not a finite number"):
         TradeArrays(np.array([0, 5]), np.array([1, 6]), ok, ok, np.array([0.0, np.nan]))
-
-
-# --- speed -------------------------------------------------------------------------------------
-def test_a_million_and_a_half_samples_and_ten_thousand_trades_take_under_100_ms() -> None:
-    rng = np.random.default_rng(7)
-    n, k = 1_500_000, 10_000
-    ts = MON_2024_01_01 + np.arange(n, dtype=np.int64) * 60 * 10**9
-    equity = 1e4 * np.cumprod(1.0 + rng.normal(0.0, 5e-4, n))
-    entry = np.sort(rng.choice(ts[:-200], k, replace=False))
-    pnl = rng.normal(1.0, 50.0, k)
-    trades = TradeArrays(entry, entry + 90 * 60 * 10**9, pnl, pnl / 1e4, np.abs(pnl) * 1e-3)
-    in_market = rng.random(n) < 0.5
-    timings = []
-    for _ in range(5):
-        started = time.perf_counter()
-        compute_statistics(ts, equity, trades, in_market=in_market, benchmark=equity[::-1].copy())
-        timings.append(time.perf_counter() - started)
-    assert min(timings) < 0.100, f"best of 5: {min(timings) * 1e3:.1f} ms"

@@ -42,7 +42,9 @@ DONE_BY_VENUE = {S.CANCELED, S.EXPIRED, S.FILLED, S.PARTIALLY_FILLED}
 # from each status, the statuses one event may lead to (itself included where an event keeps it)
 REACHABLE: dict[OrderStatus, set[OrderStatus]] = {
     S.INITIALIZED: {S.INITIALIZED, S.DENIED, S.SUBMITTED, S.REJECTED, S.CANCELED},
-    S.SUBMITTED: {S.ACCEPTED, S.REJECTED, S.PENDING_CANCEL, S.PENDING_UPDATE} | DONE_BY_VENUE,
+    # ... or stays, when the risk engine refused a modify before sending it
+    S.SUBMITTED: {S.SUBMITTED, S.ACCEPTED, S.REJECTED, S.PENDING_CANCEL, S.PENDING_UPDATE}
+    | DONE_BY_VENUE,
     S.ACCEPTED: {S.ACCEPTED, S.TRIGGERED, S.REJECTED, S.PENDING_CANCEL, S.PENDING_UPDATE}
     | DONE_BY_VENUE,
     S.TRIGGERED: {S.TRIGGERED, S.REJECTED, S.PENDING_CANCEL, S.PENDING_UPDATE} | DONE_BY_VENUE,
@@ -148,6 +150,7 @@ def _drive(*names: str) -> Order:
         (("submitted", "accepted", "pending_update", "fill_part", "updated"), S.PARTIALLY_FILLED),
         (("submitted", "accepted", "expired"), S.EXPIRED),
         (("submitted", "accepted", "fill_part", "expired"), S.EXPIRED),
+        (("submitted", "modify_rejected"), S.SUBMITTED),  # refused by risk before sending
     ],
 )
 def test_legal_paths(path: tuple[str, ...], expected: OrderStatus) -> None:
@@ -170,7 +173,7 @@ def test_legal_paths(path: tuple[str, ...], expected: OrderStatus) -> None:
         (("submitted", "accepted", "canceled"), "fill_part"),
         (("submitted", "accepted", "fill_part", "fill_rest"), "canceled"),
         (("submitted", "accepted", "expired"), "cancel_rejected"),
-        (("submitted",), "modify_rejected"),  # no modify was pending
+        (("submitted",), "cancel_rejected"),  # no cancel was pending
     ],
 )
 def test_illegal_transitions_raise_and_leave_the_order_unchanged(

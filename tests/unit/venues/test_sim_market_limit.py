@@ -95,6 +95,30 @@ def test_marketable_limit_is_taker_and_never_slips_past_its_limit() -> None:
     assert st.fills("gap")[0].last_px == 101.0
 
 
+def test_marketable_limit_unfilled_by_its_first_bar_rests_and_makes_liquidity() -> None:
+    """Marketable against the last price (101) when placed, a sell at 100.5 meets a bar that
+    never comes up to it; from then on it rests in the book, and the bar that later trades up
+    through it fills it at its limit as a maker, with no slippage and the maker fee."""
+
+    def act(s: Script) -> None:
+        s.placed["tp"] = s.sell(1.0, price=100.5)
+
+    bars = [(100.0, 101.0, 100.0, 101.0), FLAT, FLAT, (100.0, 101.0, 100.0, 100.0)]
+    st = run(
+        bars,
+        {0: act},
+        inst=instrument(taker_fee=0.0005, maker_fee=0.0002),
+        slippage_model=FixedTickSlippage(1),
+    )
+    (fill,) = st.fills("tp")
+    assert (fill.last_px, fill.ts_event, fill.liquidity_side) == (
+        100.5,
+        open_ts(3),
+        LiquiditySide.MAKER,
+    )
+    assert fill.commission == pytest.approx(100.5 * 0.0002, rel=1e-12)
+
+
 @pytest.mark.parametrize(
     ("ohlc", "path"),
     [

@@ -49,6 +49,30 @@ def test_trade_ticks_market_limit_stop_and_ioc() -> None:
     assert st.fills("ioc") == []
 
 
+def test_marketable_limit_takes_on_its_first_tick_only() -> None:
+    """Both buys cross the last trade (100) when placed. The one at 101 meets a tick at 100.5
+    and takes it there; the one at 100.2 meets ticks above it, so it rests, and the tick at 99
+    that later jumps over it fills it at its own price as a maker."""
+    engine = _trades([100.0, 100.5, 101.0, 99.0])
+
+    def act(s: Script) -> None:
+        s.placed["takes"] = s.buy(1.0, price=101.0)
+        s.placed["rests"] = s.buy(1.0, price=100.2)
+
+    st = run_engine(engine, {0: act})
+    takes, rests = st.fills("takes")[0], st.fills("rests")[0]
+    assert (takes.last_px, takes.ts_event, takes.liquidity_side) == (
+        100.5,
+        T0 + SECOND,
+        LiquiditySide.TAKER,
+    )
+    assert (rests.last_px, rests.ts_event, rests.liquidity_side) == (
+        100.2,
+        T0 + 3 * SECOND,
+        LiquiditySide.MAKER,
+    )
+
+
 def test_trade_tick_volume_limit() -> None:
     engine = _trades(
         [100.0, 100.0, 101.0], [10.0, 4.0, 10.0], fill_model=FillModel(volume_limit=0.5)

@@ -170,7 +170,7 @@ class MatchingEngine:
             for sim in list(self.orders):
                 if sim.active and not sim.done and sim.arrival_ns <= bar.ts_event:
                     capacity -= self._fill(sim, bar.open, True, capacity, bar.ts_event, bar.ts_init)
-            self._end_of_pass(bar.ts_init)
+            self._end_of_pass(bar.ts_event, bar.ts_init)
             return
         for sim in self.orders:
             sim.live_at_open = sim.active and sim.arrival_ns <= bar.ts_event
@@ -183,7 +183,7 @@ class MatchingEngine:
                 px, px, k == 0, px - prev, capacity, bar, bar.ts_event, bar.ts_init
             )
             prev = px
-        self._end_of_pass(bar.ts_init)
+        self._end_of_pass(bar.ts_event, bar.ts_init)
 
     def process_points(
         self, buy_px: float, sell_px: float, size: float, ts_event: int, ts_init: int
@@ -191,22 +191,24 @@ class MatchingEngine:
         self._expire(ts_event)
         capacity = self.venue.fill_model.capacity(size) if math.isfinite(size) else math.inf
         self._match_point(buy_px, sell_px, True, 0.0, capacity, None, ts_event, ts_init)
-        self._end_of_pass(ts_init)
+        self._end_of_pass(ts_event, ts_init)
 
     def _expire(self, ts: int) -> None:
         for sim in list(self.orders):
             if sim.expire_ns is not None and sim.expire_ns <= ts and not sim.done:
                 self.venue.expire(sim, ts)
 
-    def _end_of_pass(self, ts: int) -> None:
-        """IOC and FOK orders live for one matching pass: cancel what is left of them."""
+    def _end_of_pass(self, ts_event: int, ts_init: int) -> None:
+        """IOC and FOK orders live for one matching pass: cancel what is left of them. A limit
+        that was marketable on arrival and met its first bar or tick unfilled now rests in the
+        book like any other: a later fill makes liquidity (as an exchange would count it)."""
         for sim in list(self.orders):
-            if (
-                sim.active
-                and not sim.done
-                and sim.order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK)
-            ):
-                self.venue.cancel_working(sim, ts)
+            if not sim.active or sim.done:
+                continue
+            if sim.order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
+                self.venue.cancel_working(sim, ts_init)
+            elif sim.arrival_ns <= ts_event:
+                sim.marketable_on_arrival = False
 
     def _match_point(
         self,
