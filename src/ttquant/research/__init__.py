@@ -1,0 +1,1 @@
+"""Research: parameter searches, optimization, walk-forward analysis and distributed runs."""
