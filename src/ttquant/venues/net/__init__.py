@@ -1,0 +1,1 @@
+"""Network plumbing shared by every live adapter: reconnecting WebSockets, REST, rate limits."""
