@@ -258,6 +258,8 @@ def e2e_ttq(data: Path, n_bars: int, args: argparse.Namespace, out_dir: Path) ->
     cmd = [ttq, "backtest", "--strategy", "sma_cross", "--data", str(data), "--symbol", "BTC/USDT"]
     cmd += ["--set", f"fast={args.fast}", "--set", f"slow={args.slow}", "--set", "long_only=true"]
     cmd += ["--size", "1", "--cash", f"{STARTING_CASH:.0f}", "--fee-bps", f"{fee_bps:g}"]
+    # saved to the records store, as by default, in a new store file of its own
+    cmd += ["--db", f"sqlite:///{out_dir.parent / 'records.sqlite'}"]
     run = run_timed([*cmd, "--out", str(out_dir)])
     if run.returncode != 0:
         return Row(engine, note=f"exit {run.returncode}: {run.last_line()}")

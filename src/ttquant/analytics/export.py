@@ -14,11 +14,24 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from ttquant.analytics.report import PriceSeries, ReportData, ReportTrade, write_report
+from ttquant.analytics.daily import (
+    DAY_NS,
+    infer_periods_per_year,
+    last_sample_of_each_day,
+    simple_returns,
+)
+from ttquant.analytics.report import (
+    PriceSeries,
+    ReportData,
+    ReportStrategy,
+    ReportTrade,
+    write_report,
+)
 from ttquant.analytics.statistics import STATISTICS, format_statistic
 from ttquant.core.errors import ConfigError
 from ttquant.core.time import ns_to_iso
 from ttquant.engine.runner import BacktestResult
+from ttquant.risk.metrics import RiskReport, positions_from_fills, risk_report
 
 ISO = "%Y-%m-%dT%H:%M:%S%.fZ"
 
@@ -148,9 +161,35 @@ def equity_frame(result: BacktestResult) -> pl.DataFrame:
     )
 
 
-def results_document(result: BacktestResult) -> dict[str, Any]:
+def run_risk(result: BacktestResult) -> RiskReport:
+    """VaR/CVaR of the run's daily returns, rolling ratios, exposure and leverage."""
+    c = result.curve
+    days, last = last_sample_of_each_day(c.ts)
+    return risk_report(
+        c.equity,
+        positions_from_fills(c.ts, result.fills, list(c.marks)),
+        c.marks,
+        result.instruments,
+        simple_returns(c.equity, last),
+        infer_periods_per_year(days),
+        risk_free_rate=result.config.risk_free_rate,
+    )
+
+
+def risk_frames(risk: RiskReport, result: BacktestResult) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``risk.csv`` (every equity sample) and ``risk_daily.csv`` (every day with a return)."""
+    c = result.curve
+    days = last_sample_of_each_day(c.ts)[0] * DAY_NS
+    samples = pl.DataFrame({"ts": _iso_series("ts", c.ts), **risk.samples})
+    # no rolling columns when the daily returns are undefined (equity at or below zero)
+    rolling = {k: v for k, v in risk.daily.items() if len(v) == len(days)}
+    return samples, pl.DataFrame({"day": _iso_series("day", days), **rolling})
+
+
+def results_document(result: BacktestResult, risk: RiskReport | None = None) -> dict[str, Any]:
     return {
         "statistics": result.statistics,
+        "risk": (risk or run_risk(result)).summary,
         "final_equity": result.final_equity,
         "n_trades": len(result.round_trips),
         "n_orders": len(result.orders),
@@ -164,6 +203,8 @@ def results_document(result: BacktestResult) -> dict[str, Any]:
             }
             for p in result.open_positions
         ],
+        "strategies": [s.to_dict() for s in result.strategies],
+        "risk_engine": result.risk_engine,
         "config": result.config.to_dict(),
         "results_hash": result.results_hash,
     }
@@ -184,12 +225,14 @@ def write_results(result: BacktestResult, out_dir: str | Path) -> Path:
 
 
 def _write_all(result: BacktestResult, out: Path) -> None:
-    _atomic_text(out / "results.json", json.dumps(results_document(result), indent=2))
+    risk = run_risk(result)
+    _atomic_text(out / "results.json", json.dumps(results_document(result, risk), indent=2))
     for name, frame in (
         ("trades.csv", trades_frame(result)),
         ("orders.csv", orders_frame(result)),
         ("fills.csv", fills_frame(result)),
         ("equity.csv", equity_frame(result)),
+        *zip(("risk.csv", "risk_daily.csv"), risk_frames(risk, result), strict=True),
     ):
         tmp = out / f".{name}.tmp"
         frame.write_csv(tmp)
@@ -234,6 +277,24 @@ def report_data(result: BacktestResult) -> ReportData:
         prices=prices,
         trades=trades,
         config=config,
+        strategies=[
+            ReportStrategy(
+                s.strategy_id,
+                s.capital,
+                s.pnl,
+                s.realized,
+                s.unrealized,
+                s.commissions,
+                s.trades,
+                s.wins,
+                s.orders,
+                s.denied,
+                s.return_pct,
+                s.max_drawdown_pct,
+                c.pnl_by_owner.get(s.strategy_id, np.zeros(len(c.ts))),
+            )
+            for s in result.strategies
+        ],
     )
 
 

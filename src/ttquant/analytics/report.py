@@ -31,7 +31,21 @@ from ttquant.core.time import (
     NANOS_PER_SECOND,
 )
 
-__all__ = ["PriceSeries", "ReportData", "ReportTrade", "render_report", "write_report"]
+__all__ = [
+    "AXIS",
+    "PriceSeries",
+    "ReportData",
+    "ReportStrategy",
+    "ReportTrade",
+    "chart_section",
+    "figure_layout",
+    "render_page",
+    "render_report",
+    "stats_section",
+    "tearsheet_sections",
+    "write_page",
+    "write_report",
+]
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -88,6 +102,25 @@ class ReportTrade:
 
 
 @dataclass(frozen=True, slots=True)
+class ReportStrategy:
+    """One strategy's share of the account (or the bucket of fills no strategy sent)."""
+
+    strategy_id: str
+    capital: float | None
+    pnl: float
+    realized: float
+    unrealized: float
+    commissions: float
+    trades: int
+    wins: int
+    orders: int
+    denied: int
+    return_pct: float | None
+    max_drawdown_pct: float | None
+    pnl_path: F64  # PnL at each equity sample
+
+
+@dataclass(frozen=True, slots=True)
 class ReportData:
     """Everything the report shows; ``statistics`` values are already formatted for display.
 
@@ -102,6 +135,7 @@ class ReportData:
     prices: list[PriceSeries]
     trades: list[ReportTrade]
     config: dict[str, object]
+    strategies: Sequence[ReportStrategy] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +173,13 @@ def _validate(data: ReportData) -> None:
         )
     _check_times(data.equity_ns, "report equity")
     _check_finite(data.equity, "report equity")
+    for strategy in data.strategies:
+        if strategy.pnl_path.shape != data.equity.shape:
+            raise DataError(
+                f"report strategy {strategy.strategy_id!r}: {strategy.pnl_path.size} PnL values "
+                f"for {data.equity.size} equity samples"
+            )
+        _check_finite(strategy.pnl_path, f"report strategy {strategy.strategy_id!r} PnL")
     if data.equity.size and data.equity[0] <= 0:
         raise DataError(f"report equity: starts at {data.equity[0]}, drawdown needs equity > 0")
     for s in data.prices:
@@ -287,10 +328,10 @@ def _value_class(x: float) -> str:
 # Figures (plain plotly.js JSON)
 # --------------------------------------------------------------------------------------------
 
-_AXIS = {"gridcolor": "#eceff3", "zeroline": False, "linecolor": "#c9ced6"}
+AXIS = {"gridcolor": "#eceff3", "zeroline": False, "linecolor": "#c9ced6"}
 
 
-def _layout(height: int, **extra: object) -> dict[str, object]:
+def figure_layout(height: int, **extra: object) -> dict[str, object]:
     """Shared look; titles live in the page's HTML so charts and tables read alike."""
     return {
         "height": height,
@@ -332,13 +373,13 @@ def _equity_figure(ns: I64, equity: F64) -> dict[str, object]:
             "yaxis": "y2",
         },
     ]
-    layout = _layout(
+    layout = figure_layout(
         540,
         showlegend=False,
-        xaxis={**_AXIS, "type": "date", "matches": "x2", "showticklabels": False, "anchor": "y"},
-        xaxis2={**_AXIS, "type": "date", "anchor": "y2"},
-        yaxis={**_AXIS, "domain": [0.34, 1.0], "title": {"text": "Equity"}},
-        yaxis2={**_AXIS, "domain": [0.0, 0.28], "title": {"text": "Drawdown %"}},
+        xaxis={**AXIS, "type": "date", "matches": "x2", "showticklabels": False, "anchor": "y"},
+        xaxis2={**AXIS, "type": "date", "anchor": "y2"},
+        yaxis={**AXIS, "domain": [0.34, 1.0], "title": {"text": "Equity"}},
+        yaxis2={**AXIS, "domain": [0.0, 0.28], "title": {"text": "Drawdown %"}},
     )
     return {"data": data, "layout": layout}
 
@@ -431,10 +472,10 @@ def _price_figure(s: PriceSeries, trades: Sequence[ReportTrade]) -> tuple[dict[s
         "showlegend": False,
     }
     data = [candles, *(_trade_traces(trades) if trades else [])]
-    layout = _layout(
+    layout = figure_layout(
         520,
-        xaxis={**_AXIS, "type": "date", "rangeslider": {"visible": False}},
-        yaxis={**_AXIS, "title": {"text": "Price"}},
+        xaxis={**AXIS, "type": "date", "rangeslider": {"visible": False}},
+        yaxis={**AXIS, "title": {"text": "Price"}},
     )
     return {"data": data, "layout": layout}, caption
 
@@ -489,7 +530,7 @@ def _monthly_figure(ns: I64, equity: F64) -> dict[str, object]:
     # The year column gets its own axis (and so its own colour scale): yearly figures are
     # larger and would wash out the months' colours.
     columns = {"type": "category", "side": "top", "showgrid": False, "fixedrange": True}
-    layout = _layout(
+    layout = figure_layout(
         60 + 34 * len(years),
         xaxis={**columns, "domain": [0.0, 0.905]},
         xaxis2={**columns, "domain": [0.92, 1.0], "anchor": "y"},
@@ -576,7 +617,7 @@ def _plotly_bundle() -> str:
     )
 
 
-def _chart_section(title: str, chart_id: str, figure: dict[str, object], caption: str = "") -> str:
+def chart_section(title: str, chart_id: str, figure: dict[str, object], caption: str = "") -> str:
     """A titled card holding the chart's div and, beside it, its figure as inert JSON."""
     note = f'<p class="note">{_esc(caption)}</p>' if caption else ""
     return (
@@ -611,7 +652,7 @@ def _header(data: ReportData) -> str:
     )
 
 
-def _stats_section(stats: Sequence[tuple[str, str]]) -> str:
+def stats_section(stats: Sequence[tuple[str, str]]) -> str:
     items = "".join(
         f'<div><dt>{_esc(label)}</dt><dd class="{_sign_class(value)}">{_esc(value)}</dd></div>'
         for label, value in stats
@@ -675,6 +716,80 @@ def _trades_section(trades: Sequence[ReportTrade]) -> str:
     return f'<section><h2>Trades</h2><p class="note">{note}</p>{table}</section>'
 
 
+_PALETTE = ("#2563eb", "#d97706", "#059669", "#7c3aed", "#db2777", "#0891b2", "#65a30d")
+
+
+def _strategy_figure(ns: I64, strategies: Sequence[ReportStrategy]) -> dict[str, object]:
+    data = []
+    for k, s in enumerate(strategies):
+        x, y = _decimate_minmax(ns, s.pnl_path)
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": s.strategy_id,
+                "x": _iso(x, zulu=False),
+                "y": y.tolist(),
+                "line": {"color": _PALETTE[k % len(_PALETTE)], "width": 1.3},
+            }
+        )
+    layout = figure_layout(
+        380,
+        xaxis={**AXIS, "type": "date"},
+        yaxis={**AXIS, "title": {"text": "PnL"}},
+    )
+    return {"data": data, "layout": layout}
+
+
+_STRATEGY_COLUMNS = (
+    ("Strategy", False),
+    ("Capital", True),
+    ("Trades", True),
+    ("Win %", True),
+    ("Realized", True),
+    ("Unrealized", True),
+    ("Fees", True),
+    ("PnL", True),
+    ("Return %", True),
+    ("Max DD %", True),
+    ("Orders", True),
+    ("Denied", True),
+)
+
+
+def _strategies_section(strategies: Sequence[ReportStrategy]) -> str:
+    """Each strategy's part of the account; the PnL column adds up to the account's."""
+    head = "".join(
+        f'<th class="{"num" if num else ""}">{name}</th>' for name, num in _STRATEGY_COLUMNS
+    )
+
+    def opt(value: float | None, fmt: str) -> str:
+        return "—" if value is None else format(value, fmt)
+
+    rows = "".join(
+        f"<tr><td>{_esc(s.strategy_id)}</td>"
+        f'<td class="num">{opt(s.capital, ",.2f")}</td><td class="num">{s.trades:,}</td>'
+        f'<td class="num">{opt(s.wins / s.trades * 100.0 if s.trades else None, ".1f")}</td>'
+        f'<td class="num {_value_class(s.realized)}">{s.realized:+,.2f}</td>'
+        f'<td class="num {_value_class(s.unrealized)}">{s.unrealized:+,.2f}</td>'
+        f'<td class="num">{s.commissions:,.2f}</td>'
+        f'<td class="num {_value_class(s.pnl)}">{s.pnl:+,.2f}</td>'
+        f'<td class="num">{opt(s.return_pct, "+.2f")}</td>'
+        f'<td class="num">{opt(s.max_drawdown_pct, ".2f")}</td>'
+        f'<td class="num">{s.orders:,}</td><td class="num">{s.denied:,}</td></tr>'
+        for s in strategies
+    )
+    total = sum(s.pnl for s in strategies)
+    note = (
+        f"PnL per strategy (realized net of fees, plus unrealized); together {total:+,.2f}. "
+        "Denied: orders the risk engine refused."
+    )
+    return (
+        f'<section><h2>Strategies</h2><p class="note">{_esc(note)}</p><div class="scroll">'
+        f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div></section>"
+    )
+
+
 def _config_section(config: Mapping[str, object]) -> str:
     def cell(value: object) -> str:
         if value is None or isinstance(value, str | int | float | bool):
@@ -688,38 +803,61 @@ def _config_section(config: Mapping[str, object]) -> str:
     return f'<section><h2>Run config</h2><div class="scroll">{body}</div></section>'
 
 
-def render_report(data: ReportData) -> str:
-    """The complete report as one HTML document with plotly.js embedded."""
+def tearsheet_sections(data: ReportData) -> list[str]:
+    """The backtest tearsheet as page sections, for :func:`render_page` (alone or embedded).
+
+    Its charts use the ids ``chart-equity``, ``chart-strategies``, ``chart-price-<k>`` and
+    ``chart-monthly``.
+    """
     _validate(data)
-    parts = [_header(data), _stats_section(data.statistics)]
+    parts = [_header(data), stats_section(data.statistics)]
     if data.equity.size:
         figure = _equity_figure(data.equity_ns, data.equity)
-        parts.append(_chart_section("Equity and drawdown", "chart-equity", figure))
+        parts.append(chart_section("Equity and drawdown", "chart-equity", figure))
+    if data.strategies:
+        parts.append(_strategies_section(data.strategies))
+        if len(data.strategies) > 1 and data.equity.size:
+            figure = _strategy_figure(data.equity_ns, data.strategies)
+            parts.append(chart_section("PnL by strategy", "chart-strategies", figure))
     by_instrument: dict[str, list[ReportTrade]] = {}
     for t in data.trades:
         by_instrument.setdefault(t.instrument_id, []).append(t)
     for k, s in enumerate(data.prices):
         if s.ts.size:
             figure, caption = _price_figure(s, by_instrument.get(s.instrument_id, []))
-            parts.append(_chart_section(s.instrument_id, f"chart-price-{k}", figure, caption))
+            parts.append(chart_section(s.instrument_id, f"chart-price-{k}", figure, caption))
     if data.equity.size:
         figure = _monthly_figure(data.equity_ns, data.equity)
-        parts.append(_chart_section("Monthly returns (%)", "chart-monthly", figure))
+        parts.append(chart_section("Monthly returns (%)", "chart-monthly", figure))
     parts += [_trades_section(data.trades), _config_section(data.config)]
+    return parts
+
+
+def render_page(title: str, sections: Sequence[str]) -> str:
+    """One self-contained HTML document of ``sections`` with plotly.js embedded."""
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_esc(data.title)}</title><style>{_CSS}</style></head>\n<body><main>\n"
-        + "\n".join(parts)
+        f"<title>{_esc(title)}</title><style>{_CSS}</style></head>\n<body><main>\n"
+        + "\n".join(sections)
         + f"\n</main>\n<script>{_plotly_bundle()}</script>\n<script>{_BOOT}</script>\n"
         "</body></html>\n"
     )
 
 
+def render_report(data: ReportData) -> str:
+    """The complete report as one HTML document with plotly.js embedded."""
+    return render_page(data.title, tearsheet_sections(data))
+
+
 def write_report(path: str | Path, data: ReportData) -> None:
+    write_page(path, data.title, tearsheet_sections(data))
+
+
+def write_page(path: str | Path, title: str, sections: Sequence[str]) -> None:
     """Render and write atomically, so a crash or a reader never sees half a report."""
     target = Path(path)
-    text = render_report(data)
+    text = render_page(title, sections)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         tmp.write_text(text, encoding="utf-8")

@@ -10,6 +10,15 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from ttquant.cli.console import console
+from ttquant.cli.data import data_app
+from ttquant.cli.node import node_app
+from ttquant.cli.optimize import optimize
+from ttquant.cli.runs import runs_app
+from ttquant.cli.serve import serve
+from ttquant.cli.sweep import sweep
+from ttquant.cli.trade import trade_app
+from ttquant.cli.walkforward import walkforward
 from ttquant.core.errors import StrategyError, TTQuantError
 
 if TYPE_CHECKING:
@@ -22,6 +31,10 @@ app = typer.Typer(
 )
 strategies_app = typer.Typer(no_args_is_help=True, help="List and create strategies.")
 app.add_typer(strategies_app, name="strategies")
+app.add_typer(runs_app, name="runs")
+app.add_typer(data_app, name="data")
+app.add_typer(node_app, name="node")
+app.add_typer(trade_app, name="trade")
 
 err = Console(stderr=True)
 
@@ -68,61 +81,43 @@ def backtest(
     market_fill: Annotated[str | None, typer.Option(help="next_open (default) or close")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="output folder")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no summary tables")] = False,
+    no_store: Annotated[
+        bool, typer.Option("--no-store", help="don't save the run in the records store")
+    ] = False,
+    db: Annotated[
+        str | None, typer.Option("--db", help="records store URL (default: see ttq runs --help)")
+    ] = None,
 ) -> None:
     """Run an event-driven backtest and write results.json, CSVs and report.html."""
     with _user_errors():
-        from ttquant.engine.config import BacktestConfig, DataConfig, StrategyConfig, load_config
+        from ttquant.cli.flags import config_from_flags
 
-        cfg = load_config(config) if config else BacktestConfig()
-        if data:
-            symbols = symbol or []
-            if len(symbols) > len(data):
-                raise _config_error("more --symbol than --data values")
-            cfg.data = [
-                DataConfig(
-                    file=str(f),
-                    symbol=symbols[i]
-                    if i < len(symbols)
-                    else (symbols[-1] if len(data) == 1 and symbols else "BTC/USDT"),
-                )
-                for i, f in enumerate(data)
-            ]
-        elif symbol:
-            raise _config_error("--symbol needs --data")
         params = _parse_sets(set_ or [])
         if size is not None:
             params["size"] = size
-        if strategy:
-            cfg.strategies = [StrategyConfig(name=strategy, params=params)]
-        elif params:
-            if not cfg.strategies:
-                raise _config_error("--set and --size need a strategy (--strategy or config)")
-            for s in cfg.strategies:
-                s.params = {**s.params, **params}
-        v = cfg.venue
-        for field, value in (
-            ("name", venue),
-            ("cash", cash),
-            ("fee_bps", fee_bps),
-            ("slippage_bps", slippage_bps),
-            ("account", account),
-            ("leverage", leverage),
-            ("market_fill", market_fill),
-        ):
-            if value is not None:
-                setattr(v, field, value)
-        if v.account not in ("cash", "margin"):
-            raise _config_error(f"--account must be cash or margin, got {v.account!r}")
-        if v.market_fill not in ("next_open", "close"):
-            raise _config_error(f"--market-fill must be next_open or close, got {v.market_fill!r}")
-        if timerange is not None:
-            cfg.timerange = timerange
+        cfg = config_from_flags(
+            config,
+            strategy=strategy,
+            data=data,
+            symbol=symbol,
+            timerange=timerange,
+            params=params,
+            venue={
+                "name": venue,
+                "cash": cash,
+                "fee_bps": fee_bps,
+                "slippage_bps": slippage_bps,
+                "account": account,
+                "leverage": leverage,
+                "market_fill": market_fill,
+            },
+        )
         if out is not None:
             cfg.out = str(out)
-        _run_backtest(cfg, quiet)
+        _run_backtest(cfg, quiet, store=not no_store, db=db)
 
 
-def _run_backtest(cfg: Any, quiet: bool) -> None:
+def _run_backtest(cfg: Any, quiet: bool, store: bool = True, db: str | None = None) -> None:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from ttquant.analytics.export import write_results
@@ -148,6 +143,15 @@ def _run_backtest(cfg: Any, quiet: bool) -> None:
     if cfg.out:
         folder = write_results(result, cfg.out)
         console.print(f"results written to [bold]{folder}[/] (report: {folder / 'report.html'})")
+    if store:
+        from ttquant.core.errors import StoreError
+        from ttquant.store.runs import save_backtest
+
+        try:
+            run_id = save_backtest(result, db)
+        except StoreError as exc:
+            raise StoreError(f"run not saved: {exc} (--no-store skips saving)") from None
+        console.print(f"run saved as [bold]{run_id}[/] (ttq runs show {run_id})")
 
 
 @strategies_app.command("list")
@@ -214,12 +218,6 @@ def _stdout_console() -> Console:
     return console if console.is_terminal else Console(width=160)
 
 
-def _config_error(message: str) -> TTQuantError:
-    from ttquant.core.errors import ConfigError
-
-    return ConfigError(message)
-
-
 class _user_errors:  # noqa: N801 - used as a lowercase context manager
     """Turn ttquant errors into one-line messages and exit codes; no traceback but the user's."""
 
@@ -255,6 +253,13 @@ def _is_ours(filename: str, package: Path) -> bool:
     if not path.is_absolute():
         return path.parts[:1] == (package.name,)
     return path.resolve().is_relative_to(package)
+
+
+app.command()(optimize)
+app.command()(walkforward)
+app.command()(sweep)
+app.command()(serve)
+app.command()(console)
 
 
 def main() -> None:

@@ -31,3 +31,19 @@ class OrderStateError(TTQuantError):
 
 class StrategyError(TTQuantError):
     """A user strategy raised inside a callback; the message carries where and when."""
+
+
+class VenueError(TTQuantError):
+    """A venue refused a request, could not be reached, or answered in a way we cannot use."""
+
+
+class StoreError(TTQuantError):
+    """The trading-records store can't be opened, read or written (URL, server, schema, run id)."""
+
+
+class TaskError(TTQuantError):
+    """Tasks of a research run still failed after their retries; finished ones were kept."""
+
+
+class ApiClientError(TTQuantError):
+    """The ttquant API server refused a client's request or could not be reached."""

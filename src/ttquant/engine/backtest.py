@@ -47,8 +47,10 @@ from ttquant.model.data import (
     trade_topic,
 )
 from ttquant.model.enums import AccountType, AggressorSide, BarAggregation, OrderSide
+from ttquant.model.events import OrderFilled
 from ttquant.model.instruments import Instrument
 from ttquant.portfolio.portfolio import Portfolio
+from ttquant.risk.engine import RiskEngine
 from ttquant.strategy.strategy import Strategy
 from ttquant.venues.sim.models import FeeModel, FillModel, SlippageModel
 from ttquant.venues.sim.venue import SimulatedVenue
@@ -86,6 +88,9 @@ class EquityCurve:
     equity: np.ndarray  # float64, account base currency
     in_market: np.ndarray  # bool: any position open
     marks: dict[str, np.ndarray]  # instrument id -> last price at each time
+    # owner (strategy id, or the unattributed bucket) -> its PnL at each time; they add up to
+    # equity - starting equity
+    pnl_by_owner: dict[str, np.ndarray]
 
 
 class BacktestEngine:
@@ -97,6 +102,8 @@ class BacktestEngine:
         self.cache = Cache(self.clock.timestamp_ns)
         self.portfolio = Portfolio(self.cache)
         self.execution = ExecutionEngine(self.bus, self.cache, self.portfolio)
+        # strategies send their orders through it; configure it with ``risk.configure``
+        self.risk = RiskEngine(self.cache, self.portfolio, self.execution, self.bus)
         self.venues: dict[str, SimulatedVenue] = {}
         self.strategies: list[Strategy] = []
         self._series: list[_Series] = []
@@ -260,10 +267,12 @@ class BacktestEngine:
                 cache=self.cache,
                 portfolio=self.portfolio,
                 bus=self.bus,
-                execution=self.execution,
+                execution=self.risk,
                 bar_types=bar_types,
             )
         self._starting_equity = sum(venue.equity() for venue in self.venues.values())
+        currency = next(iter(self.venues.values())).account.base_currency if self.venues else "USDT"
+        self.risk.start([s.id for s in self.strategies], currency)
         self._guarded(self._start_strategies)
         self._guarded(self.execution.process_events)
         self._aggregate_missing_bars(series)
@@ -440,7 +449,7 @@ class BacktestEngine:
                 f"{ns_to_iso(self.clock.now_ns)}: {exc}"
             )
             error.__cause__ = exc  # not ``raise ... from exc``: mypyc-compiled code drops it
-            raise error
+            raise error  # noqa: B904 - the cause is set above
 
     # -- equity ---------------------------------------------------------------------------------
     def _equity_curve(self, series: list[_Series], ts: np.ndarray) -> EquityCurve:
@@ -454,10 +463,27 @@ class BacktestEngine:
             idx = np.searchsorted(t, ts, side="right") - 1
             marks[iid] = np.where(idx >= 0, p[np.maximum(idx, 0)], np.nan)
         fills = self.execution.fills
-        equity = np.full(len(ts), self._starting_equity)
+        equity, in_market = self._value_path(fills, marks, ts, self._starting_equity)
+        owners = sorted({f.strategy_id for f in fills})
+        if len(owners) == 1:
+            by_owner = {owners[0]: equity - self._starting_equity}
+        else:
+            by_owner = {
+                owner: self._value_path(
+                    [f for f in fills if f.strategy_id == owner], marks, ts, 0.0
+                )[0]
+                for owner in owners
+            }
+        return EquityCurve(ts, equity, in_market, marks, by_owner)
+
+    def _value_path(
+        self, fills: list[OrderFilled], marks: dict[str, np.ndarray], ts: np.ndarray, start: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``start`` plus the value the fills built at each time, and whether any is held."""
+        equity = np.full(len(ts), start)
         in_market = np.zeros(len(ts), dtype=bool)
         if not fills:
-            return EquityCurve(ts, equity, in_market, marks)
+            return equity, in_market
         fill_ts = np.array([f.ts_init for f in fills], dtype=np.int64)
         k = np.searchsorted(fill_ts, ts, side="right") - 1  # the last fill known at each time
         known = k >= 0
@@ -480,9 +506,9 @@ class BacktestEngine:
             held = known & (q[k] != 0.0)
             equity += np.where(held, q[k] * mark, 0.0)
             in_market |= held
-        a = self._starting_equity - np.cumsum(cash_flow)
-        equity += np.where(known, a[k] - self._starting_equity, 0.0)
-        return EquityCurve(ts, equity, in_market, marks)
+        a = start - np.cumsum(cash_flow)
+        equity += np.where(known, a[k] - start, 0.0)
+        return equity, in_market
 
     # -- records --------------------------------------------------------------------------------
     def results_hash(self, curve: EquityCurve) -> str:

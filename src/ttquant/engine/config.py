@@ -20,6 +20,9 @@ symbol = "BTC/USDT"
 [[strategies]]
 name = "sma_cross"                   # or "path/to/file.py:ClassName"
 params = { fast = 10, slow = 30 }
+
+[risk]                               # optional: pre-trade limits, loss gates, capital per strategy
+max_order_notional = 50000           # (see ttquant.risk.config and docs/backtesting.md)
 ```
 """
 
@@ -31,6 +34,7 @@ from typing import Any, Literal
 import msgspec
 
 from ttquant.core.errors import ConfigError
+from ttquant.risk.config import RiskConfig
 
 
 class VenueConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -49,8 +53,11 @@ class VenueConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class DataConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    file: str
+    file: str = ""  # an OHLCV file; or leave it out and give a catalog
     symbol: str = "BTC/USDT"
+    catalog: str | None = None  # a catalog folder: the symbol's bars of `timeframe` from it
+    timeframe: str = "1m"
+    catalog_venue: str | None = None  # the venue folder in the catalog; default: [venue] name
     price_increment: float | None = None  # None: inferred from the prices in the file
     size_increment: float = 1e-8
     min_quantity: float = 0.0
@@ -71,6 +78,7 @@ class BacktestConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     timerange: str | None = None
     out: str | None = None
     risk_free_rate: float = 0.0
+    risk: RiskConfig | None = None
 
     def to_dict(self) -> dict[str, Any]:
         result: dict[str, Any] = msgspec.to_builtins(self)
@@ -90,3 +98,24 @@ def load_config(path: str | Path) -> BacktestConfig:
         raise ConfigError(f"{p}: {exc}") from None
     except msgspec.DecodeError as exc:
         raise ConfigError(f"{p}: not valid TOML ({exc})") from None
+
+
+def dump_config(config: BacktestConfig) -> str:
+    """The TOML text that :func:`load_config` reads back as ``config``.
+
+    TOML has no null: unset options (``None``) are left out, which is how a config file says
+    "default"; a strategy parameter set to ``None`` is written as ``"none"``, which the
+    parameter's validation reads back as ``None``.
+    """
+    document = config.to_dict()
+    for strategy in document["strategies"]:
+        strategy["params"] = {k: "none" if v is None else v for k, v in strategy["params"].items()}
+    return msgspec.toml.encode(_without_none(document)).decode()
+
+
+def _without_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_none(v) for v in value]
+    return value

@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+import msgspec
 import numpy as np
 
 from ttquant.analytics.statistics import TradeArrays, compute_statistics
 from ttquant.core.errors import ConfigError
 from ttquant.data.bars import OHLCV, infer_price_increment, infer_step_ns, load_ohlcv
+from ttquant.data.catalog import Catalog
 from ttquant.data.timerange import parse_timerange
+from ttquant.engine.attribution import StrategyResult, strategy_results
 from ttquant.engine.backtest import BacktestEngine, EquityCurve
-from ttquant.engine.config import BacktestConfig
+from ttquant.engine.config import BacktestConfig, DataConfig
 from ttquant.model.data import BarType
 from ttquant.model.enums import AccountType
 from ttquant.model.events import OrderFilled
-from ttquant.model.instruments import Instrument, instrument_from_symbol
+from ttquant.model.instruments import Instrument, instrument_from_symbol, instrument_id
 from ttquant.model.orders import Order
 from ttquant.model.position import Position, RoundTrip
+from ttquant.risk.config import RiskConfig
 from ttquant.strategy.registry import load_strategy_class
 from ttquant.venues.sim.models import (
     BpsSlippage,
@@ -43,14 +48,22 @@ class BacktestResult:
     bars: dict[str, OHLCV]
     results_hash: str
     strategy_ids: list[str] = field(default_factory=list)
+    strategies: list[StrategyResult] = field(default_factory=list)  # per-strategy breakdown
+    risk_engine: dict[str, Any] = field(default_factory=dict)  # RiskEngine.summary()
 
     @property
     def final_equity(self) -> float:
         return float(self.curve.equity[-1])
 
 
-def build_engine(config: BacktestConfig) -> tuple[BacktestEngine, dict[str, OHLCV]]:
-    """An engine with the config's venue, instruments, data and strategies added."""
+def build_engine(
+    config: BacktestConfig, loaded: Mapping[str, OHLCV] | None = None
+) -> tuple[BacktestEngine, dict[str, OHLCV]]:
+    """An engine with the config's venue, instruments, data and strategies added.
+
+    ``loaded`` maps a data spec's ``file`` to bars already in memory, so that research runs
+    evaluating many parameter sets read each file once instead of once per run.
+    """
     if not config.data:
         raise ConfigError("no data: give --data FILE or a [[data]] table in the config")
     if not config.strategies:
@@ -84,7 +97,7 @@ def build_engine(config: BacktestConfig) -> tuple[BacktestEngine, dict[str, OHLC
     )
     bars: dict[str, OHLCV] = {}
     for spec in config.data:
-        ohlcv = load_ohlcv(spec.file)
+        ohlcv = loaded[spec.file] if loaded and spec.file in loaded else _load_bars(spec, v.name)
         increment = spec.price_increment or infer_price_increment(ohlcv)
         instrument = instrument_from_symbol(
             spec.symbol,
@@ -104,13 +117,38 @@ def build_engine(config: BacktestConfig) -> tuple[BacktestEngine, dict[str, OHLC
         cls = load_strategy_class(s.name)
         instruments = [i if "@" in i else f"{i}@{v.name.upper()}" for i in s.instruments]
         engine.add_strategy(cls(strategy_id=s.id, instruments=instruments, **s.params))
+    if config.risk is not None:
+        engine.risk.configure(_with_venue(config.risk, v.name))
     return engine, bars
 
 
+def _load_bars(spec: DataConfig, venue: str) -> OHLCV:
+    """The bars of a ``[[data]]`` entry: its file, or its symbol's bars in a catalog."""
+    if spec.catalog is None:
+        if not spec.file:
+            raise ConfigError(f"[[data]] {spec.symbol}: give file = PATH or catalog = FOLDER")
+        return load_ohlcv(spec.file)
+    if spec.file:
+        raise ConfigError(f"[[data]] {spec.symbol}: give a file or a catalog, not both")
+    iid = instrument_id(spec.symbol, spec.catalog_venue or venue)
+    return Catalog(spec.catalog).load_ohlcv(iid, spec.timeframe)
+
+
+def _with_venue(risk: RiskConfig, venue: str) -> RiskConfig:
+    """Instrument keys given without a venue (``"BTC/USDT"``) are on the run's venue."""
+    instruments = {
+        (iid if "@" in iid else f"{iid}@{venue.upper()}"): limits
+        for iid, limits in risk.instruments.items()
+    }
+    return msgspec.structs.replace(risk, instruments=instruments)
+
+
 def run_backtest(
-    config: BacktestConfig, progress: Callable[[int, int], None] | None = None
+    config: BacktestConfig,
+    progress: Callable[[int, int], None] | None = None,
+    loaded: Mapping[str, OHLCV] | None = None,
 ) -> BacktestResult:
-    engine, bars = build_engine(config)
+    engine, bars = build_engine(config, loaded)
     start, end = parse_timerange(config.timerange) if config.timerange else (None, None)
     curve = engine.run(start, end, progress)
     trips = list(engine.cache.round_trips)
@@ -134,6 +172,8 @@ def run_backtest(
         bars=bars,
         results_hash=engine.results_hash(curve),
         strategy_ids=[s.id for s in engine.strategies],
+        strategies=strategy_results(engine, curve),
+        risk_engine=engine.risk.summary(),
     )
 
 
