@@ -12,8 +12,8 @@ needs. A missing, unknown or revoked credential is 401, a role too low is 403.
 ``POST /auth/login`` trades a token for a JWT (HS256) that expires; a JWT names its token, and
 is refused as soon as that token is revoked.
 
-The tokens live in the trading-records store, in table ``api_tokens`` of their own (the store's
-schema and migrations are the trading records'; this table is the API's and is created by it).
+The tokens live in the trading-records store, in its table ``api_tokens`` (migration 0002), so
+a token works for every API process that opens the same store.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ttquant.core.errors import ConfigError
+from ttquant.store.schema import api_tokens
 from ttquant.store.store import TradingStore
 
 TOKEN_PREFIX: Final = "ttq_"
@@ -55,19 +56,6 @@ class Role(StrEnum):
 
 
 _RANK = {Role.READ_ONLY: 0, Role.TRADER: 1, Role.ADMIN: 2}
-
-metadata = sa.MetaData()
-api_tokens = sa.Table(
-    "api_tokens",
-    metadata,
-    sa.Column("token_id", sa.Text, primary_key=True),
-    sa.Column("name", sa.Text, nullable=False),
-    sa.Column("role", sa.Text, nullable=False),
-    sa.Column("account", sa.Text),  # None: every account
-    sa.Column("token_hash", sa.Text, nullable=False, unique=True),
-    sa.Column("created_ns", sa.BigInteger, nullable=False),
-    sa.Column("revoked_ns", sa.BigInteger),
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +106,6 @@ class TokenStore:
         self.store = store
         self._cache: dict[str, tuple[Principal, float]] = {}
         self._lock = threading.Lock()
-        with store.transaction() as conn:
-            metadata.create_all(conn, checkfirst=True)
 
     def create(self, name: str, role: Role, account: str | None = None) -> tuple[TokenInfo, str]:
         """A new token; the secret is returned here and never again."""

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 SCRIPT_LOCATION = Path(__file__).resolve().parent / "migrations"
-HEAD = "0001"  # the newest revision in migrations/versions (a test keeps the two equal)
+HEAD = "0002"  # the newest revision in migrations/versions (a test keeps the two equal)
 VERSION_TABLE = "alembic_version"
 
 

@@ -206,6 +206,19 @@ alerts = sa.Table(
     sa.Index("ix_alerts_ts", "ts"),
 )
 
+# API credentials (``ttquant.api.auth``): only the SHA-256 of each token is kept
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("token_id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("account", sa.Text),  # None: every account
+    sa.Column("token_hash", sa.Text, nullable=False, unique=True),
+    sa.Column("created_ns", Ns, nullable=False),
+    sa.Column("revoked_ns", Ns),
+)
+
 TABLES: dict[str, sa.Table] = dict(metadata.tables)
 TIME_PARTITIONED = [t for t in metadata.sorted_tables if "time_column" in t.info]
 VIEWS = ("daily_pnl", "fills_per_venue")
