@@ -171,7 +171,7 @@ def test_failed_trials_are_reported_after_the_outputs(tmp_path: Path) -> None:
         (["-p", "fast=9:30"], "error: --param names parameter 'fast' twice"),
         (["-p", "speed=1:5"], "error: strategy 'sma_cross' has no parameter 'speed'"),
         (["--objective", "profit"], "error: unknown objective 'profit'"),
-        (["--sampler", "grid"], "error: --sampler must be one of tpe, cmaes, random"),
+        (["--sampler", "grid"], "error: --sampler must be tpe, cmaes or random"),
         (["--direction", "up"], "error: --direction must be maximize or minimize"),
         (["--max-drawdown", "0"], "error: --max-drawdown must be a percentage in (0, 100]"),
         (["--trials", "0"], "error: --trials must be at least 1"),

@@ -48,8 +48,13 @@ def _compiled_modules() -> list[str]:
 def compiled_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The regular wheel built from this checkout, unpacked: an importable compiled ttquant."""
     out = tmp_path_factory.mktemp("wheel")
+    # from a bare environment, as on a user's fresh machine: the build must not lean on the
+    # packages of the environment the tests run in
+    bare = tmp_path_factory.mktemp("bare")
+    subprocess.run([sys.executable, "-m", "venv", str(bare)], check=True)
+    pip = bare / "bin" / "pip"
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(REPO)],
+        [str(pip), "wheel", "-q", "--no-deps", "-w", str(out), str(REPO)],
         capture_output=True,
         text=True,
         check=False,

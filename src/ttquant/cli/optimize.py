@@ -1,5 +1,4 @@
-"""``ttq optimize``: Optuna search of a strategy's parameters (and options shared with
-``ttq walkforward``)."""
+"""``ttq optimize``: Optuna search of a strategy's parameters."""
 
 from __future__ import annotations
 
@@ -10,149 +9,17 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from ttquant.cli.research_flags import (
+    BatchOpt,
+    ParamOpt,
+    ResearchFlags,
+    assignments,
+    choice,
+    research_command,
+)
+
 if TYPE_CHECKING:
     from rich.console import Console
-
-    from ttquant.engine.config import BacktestConfig
-    from ttquant.research.execution import ExecutionSettings
-    from ttquant.research.objectives import Constraints, Direction
-
-# -- options shared by the research commands ----------------------------------------------------
-
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="TOML backtest config (venue, data, strategy, params)"),
-]
-StrategyOpt = Annotated[
-    str | None,
-    typer.Option("--strategy", "-s", help="strategy name or path/file.py:ClassName"),
-]
-DataOpt = Annotated[
-    list[Path] | None,
-    typer.Option("--data", "-d", help="OHLCV file (CSV, CSV.gz or Parquet); repeat for more"),
-]
-SymbolOpt = Annotated[
-    list[str] | None,
-    typer.Option("--symbol", help="symbol of each --data file, in order (default BTC/USDT)"),
-]
-TimerangeOpt = Annotated[
-    str | None, typer.Option(help="YYYYMMDD-YYYYMMDD, either end may be omitted")
-]
-ParamOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--param",
-        "-p",
-        help="search NAME over LOW:HIGH, LOW:HIGH:STEP, LOW:HIGH:log or choices A,B,C; "
-        "repeat; without it, every declared range is searched",
-    ),
-]
-SetOpt = Annotated[
-    list[str] | None, typer.Option("--set", help="fix strategy parameter NAME=VALUE; repeat")
-]
-ObjectiveOpt = Annotated[
-    str,
-    typer.Option(
-        help="sharpe, sortino, calmar, total_return, max_drawdown, or module:function / "
-        "file.py:function taking the statistics dict"
-    ),
-]
-DirectionOpt = Annotated[
-    str | None, typer.Option(help="maximize or minimize (user objectives; default maximize)")
-]
-MinTradesOpt = Annotated[int | None, typer.Option(help="a run with fewer trades is infeasible")]
-MaxDrawdownOpt = Annotated[
-    float | None, typer.Option(help="a run with a deeper drawdown (percent) is infeasible")
-]
-SeedOpt = Annotated[int, typer.Option(help="random seed: the same seed gives the same trials")]
-BatchOpt = Annotated[
-    int, typer.Option(help="trials proposed and evaluated together (the trials depend on it)")
-]
-CashOpt = Annotated[float | None, typer.Option(help="starting cash")]
-FeeOpt = Annotated[float | None, typer.Option(help="fee per fill, basis points")]
-SlippageOpt = Annotated[float | None, typer.Option(help="slippage on taker fills, bps")]
-RayAddressOpt = Annotated[
-    str | None,
-    typer.Option(
-        help="run on this Ray cluster: auto, HOST:PORT or ray://HOST:PORT (default: here, or a "
-        "local Ray instance for large jobs)"
-    ),
-]
-WorkersOpt = Annotated[
-    int | None,
-    typer.Option(
-        help="1: run in this process; N > 1: a local Ray instance with N CPUs (default: here "
-        "for small jobs, else a local Ray instance with every CPU)"
-    ),
-]
-WorkerMemoryOpt = Annotated[
-    int | None, typer.Option(help="memory each Ray task reserves, MB (bounds tasks per node)")
-]
-RetriesOpt = Annotated[int, typer.Option(help="retries of a failed task before it is reported")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or summary")]
-
-
-def research_config(
-    config: Path | None,
-    strategy: str | None,
-    data: list[Path] | None,
-    symbol: list[str] | None,
-    timerange: str | None,
-    cash: float | None,
-    fee_bps: float | None,
-    slippage_bps: float | None,
-) -> BacktestConfig:
-    """The backtest config a research command starts from: the file, changed by the flags."""
-    from ttquant.cli.flags import config_from_flags
-    from ttquant.core.errors import ConfigError
-
-    cfg = config_from_flags(
-        config,
-        strategy=strategy,
-        data=data,
-        symbol=symbol,
-        timerange=timerange,
-        venue={"cash": cash, "fee_bps": fee_bps, "slippage_bps": slippage_bps},
-    )
-    if not cfg.strategies:
-        raise ConfigError("no strategy: give --strategy NAME or a [[strategies]] table")
-    return cfg
-
-
-def constraints(min_trades: int | None, max_drawdown: float | None) -> Constraints:
-    from ttquant.research.objectives import Constraints
-
-    return Constraints(min_trades, max_drawdown)
-
-
-def direction(text: str | None) -> Direction | None:
-    from ttquant.core.errors import ConfigError
-
-    if text is None:
-        return None
-    if text == "maximize":
-        return "maximize"
-    if text == "minimize":
-        return "minimize"
-    raise ConfigError(f"--direction must be maximize or minimize, got {text!r}")
-
-
-def execution(
-    ray_address: str | None,
-    workers: int | None,
-    worker_memory: int | None,
-    max_retries: int,
-    quiet: bool,
-) -> ExecutionSettings:
-    from ttquant.research.execution import ExecutionSettings
-
-    return ExecutionSettings(ray_address, workers, worker_memory, max_retries, not quiet)
-
-
-def assignments(pairs: list[str] | None, flag: str) -> dict[str, str]:
-    from ttquant.research.space import parse_assignments
-
-    return parse_assignments(pairs or [], flag)
 
 
 def params_table(title: str, params: dict[str, Any]) -> Table:
@@ -164,28 +31,13 @@ def params_table(title: str, params: dict[str, Any]) -> Table:
     return table
 
 
-# -- the command ----------------------------------------------------------------------------------
-
-
+@research_command
 def optimize(
+    flags: ResearchFlags,
     out: Annotated[Path, typer.Option("--out", "-o", help="output folder (study, trials, report)")],
-    config: ConfigOpt = None,
-    strategy: StrategyOpt = None,
-    data: DataOpt = None,
-    symbol: SymbolOpt = None,
-    timerange: TimerangeOpt = None,
     param: ParamOpt = None,
-    set_: SetOpt = None,
-    objective: ObjectiveOpt = "sharpe",
-    direction_: Annotated[
-        str | None,
-        typer.Option("--direction", help="maximize or minimize (user objectives only)"),
-    ] = None,
-    min_trades: MinTradesOpt = None,
-    max_drawdown: MaxDrawdownOpt = None,
     sampler: Annotated[str, typer.Option(help="tpe, cmaes or random")] = "tpe",
     trials: Annotated[int, typer.Option(help="finished trials the study should have")] = 100,
-    seed: SeedOpt = 0,
     batch: BatchOpt = 4,
     folds: Annotated[
         int, typer.Option(help="time folds per trial; with 2 or more, poor trials are pruned")
@@ -195,14 +47,6 @@ def optimize(
         str | None, typer.Option(help="Optuna storage URL (default: sqlite in --out)")
     ] = None,
     study_name: Annotated[str, typer.Option(help="study name in the storage")] = "ttq-optimize",
-    cash: CashOpt = None,
-    fee_bps: FeeOpt = None,
-    slippage_bps: SlippageOpt = None,
-    ray_address: RayAddressOpt = None,
-    workers: WorkersOpt = None,
-    worker_memory: WorkerMemoryOpt = None,
-    max_retries: RetriesOpt = 2,
-    quiet: QuietOpt = False,
 ) -> None:
     """Search a strategy's parameters with Optuna (TPE or CMA-ES); resumable, reproducible.
 
@@ -217,39 +61,29 @@ def optimize(
         from ttquant.research.optimize_job import OptimizeJob, run_optimize
 
         settings = StudySettings(
-            sampler=_choice(sampler, ("tpe", "cmaes", "random"), "--sampler"),
+            sampler=choice(sampler, ("tpe", "cmaes", "random"), "--sampler"),
             n_trials=trials,
-            seed=seed,
+            seed=flags.seed,
             batch=batch,
             folds=folds,
-            pruner=_choice(pruner, ("median", "none"), "--pruner"),
+            pruner=choice(pruner, ("median", "none"), "--pruner"),
         )
         job = OptimizeJob(
-            config=research_config(
-                config, strategy, data, symbol, timerange, cash, fee_bps, slippage_bps
-            ),
+            config=flags.backtest_config(),
             out=out,
             params=assignments(param, "--param"),
-            fixed=assignments(set_, "--set"),
-            objective=objective,
-            direction=direction(direction_),
-            constraints=constraints(min_trades, max_drawdown),
+            fixed=flags.fixed(),
+            objective=flags.objective,
+            direction=flags.objective_direction(),
+            constraints=flags.constraints(),
             settings=settings,
             storage=storage,
             study_name=study_name,
-            execution=execution(ray_address, workers, worker_memory, max_retries, quiet),
+            execution=flags.execution(),
         )
         summary = run_optimize(job)
-        if not quiet:
+        if not flags.quiet:
             _print_summary(_stdout_console(), summary)
-
-
-def _choice(value: str, allowed: tuple[str, ...], flag: str) -> Any:
-    from ttquant.core.errors import ConfigError
-
-    if value not in allowed:
-        raise ConfigError(f"{flag} must be one of {', '.join(allowed)}, got {value!r}")
-    return value
 
 
 def _print_summary(console: Console, summary: Any) -> None:

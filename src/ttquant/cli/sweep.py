@@ -7,44 +7,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ttquant.cli.optimize import (
-    CashOpt,
-    ConfigOpt,
-    DataOpt,
-    FeeOpt,
-    MaxDrawdownOpt,
-    MinTradesOpt,
-    ObjectiveOpt,
-    QuietOpt,
-    RayAddressOpt,
-    RetriesOpt,
-    SeedOpt,
-    SetOpt,
-    SlippageOpt,
-    StrategyOpt,
-    SymbolOpt,
-    TimerangeOpt,
-    WorkerMemoryOpt,
-    WorkersOpt,
-    assignments,
-    constraints,
-    direction,
-    execution,
-    params_table,
-    research_config,
-)
+from ttquant.cli.optimize import params_table
+from ttquant.cli.research_flags import ResearchFlags, assignments, choice, research_command
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 
+@research_command
 def sweep(
+    flags: ResearchFlags,
     out: Annotated[Path, typer.Option("--out", "-o", help="output folder (results, report)")],
-    config: ConfigOpt = None,
-    strategy: StrategyOpt = None,
-    data: DataOpt = None,
-    symbol: SymbolOpt = None,
-    timerange: TimerangeOpt = None,
     grid: Annotated[
         list[str] | None,
         typer.Option(
@@ -54,32 +27,15 @@ def sweep(
             "it, every declared parameter range",
         ),
     ] = None,
-    set_: SetOpt = None,
     random: Annotated[
         int | None, typer.Option(help="evaluate N random combinations of the grid instead")
     ] = None,
-    seed: SeedOpt = 0,
     engine: Annotated[
         str, typer.Option(help="vectorized, event, or auto (vectorized when the strategy can)")
     ] = "auto",
-    objective: ObjectiveOpt = "sharpe",
-    direction_: Annotated[
-        str | None,
-        typer.Option("--direction", help="maximize or minimize (user objectives only)"),
-    ] = None,
-    min_trades: MinTradesOpt = None,
-    max_drawdown: MaxDrawdownOpt = None,
     chunk_size: Annotated[
         int | None, typer.Option(help="combinations per task (default 64 vectorized, 4 event)")
     ] = None,
-    cash: CashOpt = None,
-    fee_bps: FeeOpt = None,
-    slippage_bps: SlippageOpt = None,
-    ray_address: RayAddressOpt = None,
-    workers: WorkersOpt = None,
-    worker_memory: WorkerMemoryOpt = None,
-    max_retries: RetriesOpt = 2,
-    quiet: QuietOpt = False,
 ) -> None:
     """Backtest every combination of a parameter grid; rank them by an objective.
 
@@ -92,32 +48,22 @@ def sweep(
         from ttquant.research.sweep import SweepJob, run_sweep
 
         job = SweepJob(
-            config=research_config(
-                config, strategy, data, symbol, timerange, cash, fee_bps, slippage_bps
-            ),
+            config=flags.backtest_config(),
             out=out,
             grid=assignments(grid, "--grid"),
-            fixed=assignments(set_, "--set"),
+            fixed=flags.fixed(),
             random=random,
-            seed=seed,
-            engine=_engine(engine),
-            objective=objective,
-            direction=direction(direction_),
-            constraints=constraints(min_trades, max_drawdown),
-            execution=execution(ray_address, workers, worker_memory, max_retries, quiet),
+            seed=flags.seed,
+            engine=choice(engine, ("auto", "vectorized", "event"), "--engine"),
+            objective=flags.objective,
+            direction=flags.objective_direction(),
+            constraints=flags.constraints(),
+            execution=flags.execution(),
             chunk_size=chunk_size,
         )
         summary = run_sweep(job)
-        if not quiet:
+        if not flags.quiet:
             _print_summary(_stdout_console(), summary)
-
-
-def _engine(value: str) -> Any:
-    from ttquant.core.errors import ConfigError
-
-    if value not in ("auto", "vectorized", "event"):
-        raise ConfigError(f"--engine must be auto, vectorized or event, got {value!r}")
-    return value
 
 
 def _print_summary(console: Console, summary: Any) -> None:

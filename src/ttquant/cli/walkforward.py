@@ -9,32 +9,13 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ttquant.cli.optimize import (
+from ttquant.cli.research_flags import (
     BatchOpt,
-    CashOpt,
-    ConfigOpt,
-    DataOpt,
-    FeeOpt,
-    MaxDrawdownOpt,
-    MinTradesOpt,
-    ObjectiveOpt,
     ParamOpt,
-    QuietOpt,
-    RayAddressOpt,
-    RetriesOpt,
-    SeedOpt,
-    SetOpt,
-    SlippageOpt,
-    StrategyOpt,
-    SymbolOpt,
-    TimerangeOpt,
-    WorkerMemoryOpt,
-    WorkersOpt,
+    ResearchFlags,
     assignments,
-    constraints,
-    direction,
-    execution,
-    research_config,
+    choice,
+    research_command,
 )
 
 if TYPE_CHECKING:
@@ -43,7 +24,9 @@ if TYPE_CHECKING:
     from ttquant.research.walkforward_job import WalkForwardSummary
 
 
+@research_command
 def walkforward(
+    flags: ResearchFlags,
     out: Annotated[Path, typer.Option("--out", "-o", help="output folder (tables, report)")],
     in_sample: Annotated[
         str, typer.Option("--in-sample", help="in-sample length, e.g. 90d, 12h, 4w")
@@ -65,38 +48,16 @@ def walkforward(
             help="walk each --data file forward on its own (default: one backtest of all)",
         ),
     ] = False,
-    config: ConfigOpt = None,
-    strategy: StrategyOpt = None,
-    data: DataOpt = None,
-    symbol: SymbolOpt = None,
-    timerange: TimerangeOpt = None,
     param: ParamOpt = None,
-    set_: SetOpt = None,
-    objective: ObjectiveOpt = "sharpe",
-    direction_: Annotated[
-        str | None,
-        typer.Option("--direction", help="maximize or minimize (user objectives only)"),
-    ] = None,
-    min_trades: MinTradesOpt = None,
-    max_drawdown: MaxDrawdownOpt = None,
     optimizer: Annotated[
         str, typer.Option(help="grid (every --param combination), tpe, cmaes or random")
     ] = "grid",
     trials: Annotated[int, typer.Option(help="trials per window (tpe, cmaes, random)")] = 50,
-    seed: SeedOpt = 0,
     batch: BatchOpt = 4,
     chunk_size: Annotated[
         int, typer.Option(help="parameter sets per task (grid): smaller tasks, finer sharding")
     ] = 16,
     max_combinations: Annotated[int, typer.Option(help="refuse grids larger than this")] = 10_000,
-    cash: CashOpt = None,
-    fee_bps: FeeOpt = None,
-    slippage_bps: SlippageOpt = None,
-    ray_address: RayAddressOpt = None,
-    workers: WorkersOpt = None,
-    worker_memory: WorkerMemoryOpt = None,
-    max_retries: RetriesOpt = 2,
-    quiet: QuietOpt = False,
 ) -> None:
     """Walk-forward analysis: rolling or anchored windows, stitched out-of-sample equity.
 
@@ -122,31 +83,27 @@ def walkforward(
                     f"{flag} {text!r} is not a duration such as 90d, 12h, 4w or 30m"
                 ) from None
 
-        if optimizer not in ("grid", "tpe", "cmaes", "random"):
-            raise ConfigError(f"--optimizer must be grid, tpe, cmaes or random, got {optimizer!r}")
         job = WalkForwardJob(
-            config=research_config(
-                config, strategy, data, symbol, timerange, cash, fee_bps, slippage_bps
-            ),
+            config=flags.backtest_config(),
             out=out,
             in_sample=duration(in_sample, "--in-sample"),
             out_of_sample=duration(out_of_sample, "--out-of-sample"),
             step=None if step is None else duration(step, "--step"),
             anchored=anchored,
             params=assignments(param, "--param"),
-            fixed=assignments(set_, "--set"),
-            objective=objective,
-            direction=direction(direction_),
-            constraints=constraints(min_trades, max_drawdown),
-            optimizer=optimizer,  # type: ignore[arg-type]  # checked above
-            settings=StudySettings(n_trials=trials, seed=seed, batch=batch),
+            fixed=flags.fixed(),
+            objective=flags.objective,
+            direction=flags.objective_direction(),
+            constraints=flags.constraints(),
+            optimizer=choice(optimizer, ("grid", "tpe", "cmaes", "random"), "--optimizer"),
+            settings=StudySettings(n_trials=trials, seed=flags.seed, batch=batch),
             chunk_size=chunk_size,
             max_combinations=max_combinations,
             each_instrument=each_instrument,
-            execution=execution(ray_address, workers, worker_memory, max_retries, quiet),
+            execution=flags.execution(),
         )
         summaries = run_walkforward(job)
-        if not quiet:
+        if not flags.quiet:
             console = _stdout_console()
             for summary in summaries:
                 _print_summary(console, summary)

@@ -27,6 +27,7 @@ import msgspec
 import zmq
 
 from ttquant.core.errors import DataError
+from ttquant.engine.order_spec import order_spec, rebuild_order
 from ttquant.model import events as events_module
 from ttquant.model.account import AccountState
 from ttquant.model.data import Bar, QuoteTick, TradeTick
@@ -71,42 +72,10 @@ class SubmitOrder(msgspec.Struct, frozen=True, kw_only=True, tag="submit"):
 
     @classmethod
     def of(cls, order: Order) -> SubmitOrder:
-        return cls(
-            client_order_id=order.client_order_id,
-            strategy_id=order.strategy_id,
-            instrument_id=order.instrument_id,
-            side=order.side,
-            order_type=order.order_type,
-            quantity=order.quantity,
-            price=order.price,
-            trigger_price=order.trigger_price,
-            time_in_force=order.time_in_force,
-            expire_ns=order.expire_ns,
-            post_only=order.post_only,
-            reduce_only=order.reduce_only,
-            exit_reason=order.exit_reason,
-            tags=tuple(order.tags),
-            ts_init=order.ts_init,
-        )
+        return cls(**order_spec(order))
 
     def to_order(self) -> Order:
-        return Order(
-            client_order_id=self.client_order_id,
-            strategy_id=self.strategy_id,
-            instrument_id=self.instrument_id,
-            side=self.side,
-            order_type=self.order_type,
-            quantity=self.quantity,
-            price=self.price,
-            trigger_price=self.trigger_price,
-            time_in_force=self.time_in_force,
-            expire_ns=self.expire_ns,
-            post_only=self.post_only,
-            reduce_only=self.reduce_only,
-            exit_reason=self.exit_reason,
-            tags=self.tags,
-            ts_init=self.ts_init,
-        )
+        return rebuild_order(self)
 
 
 class CancelOrder(msgspec.Struct, frozen=True, kw_only=True, tag="cancel"):

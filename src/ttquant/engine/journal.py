@@ -28,6 +28,7 @@ from typing import Any
 import msgspec
 
 from ttquant.core.errors import StoreError
+from ttquant.engine.order_spec import order_spec, rebuild_order
 from ttquant.model.enums import OrderSide, OrderType, TimeInForce
 from ttquant.model.orders import Order
 
@@ -58,45 +59,11 @@ class SentOrder(msgspec.Struct, frozen=True, kw_only=True, tag="sent"):
 
     @classmethod
     def of(cls, order: Order, venue_client_id: str, venue: str) -> SentOrder:
-        return cls(
-            client_order_id=order.client_order_id,
-            venue_client_id=venue_client_id,
-            strategy_id=order.strategy_id,
-            instrument_id=order.instrument_id,
-            venue=venue,
-            side=order.side,
-            order_type=order.order_type,
-            quantity=order.quantity,
-            price=order.price,
-            trigger_price=order.trigger_price,
-            time_in_force=order.time_in_force,
-            post_only=order.post_only,
-            reduce_only=order.reduce_only,
-            expire_ns=order.expire_ns,
-            exit_reason=order.exit_reason,
-            tags=tuple(order.tags),
-            ts_init=order.ts_init,
-        )
+        return cls(venue_client_id=venue_client_id, venue=venue, **order_spec(order))
 
     def rebuild(self) -> Order:
         """A fresh (INITIALIZED) order with this spec."""
-        return Order(
-            client_order_id=self.client_order_id,
-            strategy_id=self.strategy_id,
-            instrument_id=self.instrument_id,
-            side=self.side,
-            order_type=self.order_type,
-            quantity=self.quantity,
-            price=self.price,
-            trigger_price=self.trigger_price,
-            time_in_force=self.time_in_force,
-            expire_ns=self.expire_ns,
-            post_only=self.post_only,
-            reduce_only=self.reduce_only,
-            exit_reason=self.exit_reason,
-            tags=self.tags,
-            ts_init=self.ts_init,
-        )
+        return rebuild_order(self)
 
 
 class StrategyState(msgspec.Struct, frozen=True, kw_only=True, tag="state"):
