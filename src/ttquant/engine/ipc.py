@@ -35,6 +35,7 @@ from ttquant.model.enums import (
     OrderSide,
     OrderType,
     TimeInForce,
+    TrailingOffsetType,
 )
 from ttquant.model.events import OrderEvent
 from ttquant.model.orders import Order
@@ -69,6 +70,8 @@ class SubmitOrder(msgspec.Struct, frozen=True, kw_only=True, tag="submit"):
     exit_reason: str = ""
     tags: tuple[str, ...] = ()
     ts_init: int = 0
+    trailing_offset: float | None = None
+    trailing_offset_type: TrailingOffsetType = TrailingOffsetType.PRICE
 
     @classmethod
     def of(cls, order: Order) -> SubmitOrder:

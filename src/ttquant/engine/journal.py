@@ -29,7 +29,7 @@ import msgspec
 
 from ttquant.core.errors import StoreError
 from ttquant.engine.order_spec import order_spec, rebuild_order
-from ttquant.model.enums import OrderSide, OrderType, TimeInForce
+from ttquant.model.enums import OrderSide, OrderType, TimeInForce, TrailingOffsetType
 from ttquant.model.orders import Order
 
 _HEADER = struct.Struct("<II")  # payload length, crc32 of the payload
@@ -56,6 +56,8 @@ class SentOrder(msgspec.Struct, frozen=True, kw_only=True, tag="sent"):
     exit_reason: str
     tags: tuple[str, ...]
     ts_init: int
+    trailing_offset: float | None = None
+    trailing_offset_type: TrailingOffsetType = TrailingOffsetType.PRICE
 
     @classmethod
     def of(cls, order: Order, venue_client_id: str, venue: str) -> SentOrder:

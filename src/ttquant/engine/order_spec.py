@@ -26,6 +26,8 @@ ORDER_SPEC_FIELDS = (
     "exit_reason",
     "tags",
     "ts_init",
+    "trailing_offset",
+    "trailing_offset_type",
 )
 
 

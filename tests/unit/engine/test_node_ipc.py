@@ -201,3 +201,44 @@ def test_recorder_survives_a_crash_and_commits_exactly_once(tmp_path: Path) -> N
     assert catalog.read(IID, DataType("quotes")).height == 10
     assert catalog.read(IID, DataType("trades")).height == 4
     assert not spool.exists()
+
+
+def test_a_trailing_stop_keeps_its_whole_spec_over_the_wire_and_in_the_journal() -> None:
+    """A lost trailing offset would re-create a different stop after a crash or in the gateway."""
+    from ttquant.engine.journal import SentOrder
+    from ttquant.model.enums import TimeInForce, TrailingOffsetType
+
+    order = Order(
+        client_order_id="s-2",
+        strategy_id="s",
+        instrument_id=IID,
+        side=OrderSide.SELL,
+        order_type=OrderType.TRAILING_STOP,
+        quantity=0.25,
+        time_in_force=TimeInForce.GTD,
+        expire_ns=99,
+        reduce_only=True,
+        trailing_offset=1.5,
+        trailing_offset_type=TrailingOffsetType.PERCENT,
+        exit_reason="trailing_stop",
+        ts_init=7,
+    )
+    codec = Codec()
+    over_the_wire = codec.decode_request(codec.request_frame(SubmitOrder.of(order)))
+    assert isinstance(over_the_wire, SubmitOrder)
+    journaled = msgspec.msgpack.decode(
+        msgspec.msgpack.encode(SentOrder.of(order, "ttq-s-2", "BINANCE")), type=SentOrder
+    )
+    for rebuilt in (over_the_wire.to_order(), journaled.rebuild()):
+        for name in (
+            "order_type",
+            "quantity",
+            "time_in_force",
+            "expire_ns",
+            "reduce_only",
+            "trailing_offset",
+            "trailing_offset_type",
+            "exit_reason",
+            "ts_init",
+        ):
+            assert getattr(rebuilt, name) == getattr(order, name), name
