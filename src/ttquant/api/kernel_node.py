@@ -162,7 +162,7 @@ class KernelNodeHandle:
                     name=s.name,
                     state="running",
                     instruments=list(s.instruments),
-                    params=_plain(s.params),
+                    params=plain_data(s.params),
                     hot_params=[],
                 )
                 for s in self.kernel.strategies
@@ -220,7 +220,7 @@ class KernelNodeHandle:
                 kill_switch=any(h.rule == KILL_SWITCH for h in risk.holds()),
                 scopes=summary["states"],
                 denials=summary["denials"],
-                limits={} if config is None else _plain(config),
+                limits={} if config is None else plain_data(config),
             )
 
     def bind_metrics(self, metrics: Metrics) -> None:
@@ -427,7 +427,7 @@ def _fill(f: OrderFilled) -> schemas.FillOut:
     )
 
 
-def _plain(value: Any) -> Any:
+def plain_data(value: Any) -> Any:
     """JSON-ready: msgspec structs and mappings to dicts, non-finite floats to strings."""
     return _finite(msgspec.to_builtins(value))
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -34,12 +36,21 @@ def serve(
     ws_heartbeat: Annotated[
         float, typer.Option(help="seconds between WebSocket heartbeats", min=0.05)
     ] = 5.0,
+    node: Annotated[
+        Path | None,
+        typer.Option("--node", help="run this trading node (config TOML) and attach it"),
+    ] = None,
+    mode: Annotated[
+        str | None, typer.Option("--mode", help="with --node: paper or live (default: its config)")
+    ] = None,
 ) -> None:
     """Serve the API under /api/v1 (OpenAPI: /api/v1/docs) and Prometheus metrics at /metrics.
 
     Secrets come from the environment: TTQ_API_ADMIN_TOKEN (an admin token to accept) and
     TTQ_API_JWT_SECRET (the key JWTs are signed with; random per start when unset). With neither
     that variable nor any token in the store, a new admin token is printed once at startup.
+    With --node the trading node runs in this process (as ``ttq node run`` would) and stops
+    gracefully with the server.
     """
     from ttquant.cli.main import _user_errors, err
 
@@ -69,20 +80,37 @@ def serve(
         )
         buffer = LogBuffer()
         redactor = configure_logging(settings.log_level, buffer=buffer)
-        app = create_app(settings, log_buffer=buffer, redactor=redactor)
-        tokens = app.state.services.tokens
-        if not any(t.revoked_ns is None for t in tokens.list()):
-            _, secret = tokens.create("bootstrap admin", Role.ADMIN)
-            err.print(
-                f"created an admin token (shown once, keep it): {secret}",
-                highlight=False,
-                soft_wrap=True,
-            )
-        side = None
-        if metrics_port is not None:
-            side = MetricsServer(app.state.services.metrics.registry, host, metrics_port)
+        runner = None
+        if node is not None:
+            from ttquant.api.trading_node import NodeRunner
+
+            runner = NodeRunner(node, mode)
+            # uvicorn re-raises the SIGTERM it handled once it has shut down: unwind through
+            # the finally below (which stops the node gracefully) instead of dying at once
+            signal.signal(signal.SIGTERM, _unwind)
         try:
-            uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+            handle = runner.start() if runner is not None else None
+            app = create_app(settings, handle, log_buffer=buffer, redactor=redactor)
+            tokens = app.state.services.tokens
+            if not any(t.revoked_ns is None for t in tokens.list()):
+                _, secret = tokens.create("bootstrap admin", Role.ADMIN)
+                err.print(
+                    f"created an admin token (shown once, keep it): {secret}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+            side = None
+            if metrics_port is not None:
+                side = MetricsServer(app.state.services.metrics.registry, host, metrics_port)
+            try:
+                uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+            finally:
+                if side is not None:
+                    side.close()
         finally:
-            if side is not None:
-                side.close()
+            if runner is not None:
+                runner.stop()
+
+
+def _unwind(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)

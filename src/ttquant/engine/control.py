@@ -128,6 +128,11 @@ class NodeControl:
         self._node.request_stop()
 
     # -- plumbing -------------------------------------------------------------------------------
+    def call(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on the kernel loop and return its result (for callers that read or command
+        the kernel's parts directly, such as the REST API's node handle)."""
+        return self._run(fn)
+
     def _run(self, fn: Callable[[], T]) -> T:
         node = self._node
         if node.on_loop():
