@@ -10,6 +10,7 @@ C compiler is unavailable).
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -43,20 +44,26 @@ class MypycBuildHook(BuildHookInterface):  # type: ignore[type-arg]
             return
         if os.environ.get("TTQ_PURE_PYTHON", "") not in ("", "0"):
             return
-        built = _compile(Path(self.root), Path(self.directory))
-        for path, name in built:
+        self._build_dir = Path(tempfile.mkdtemp(prefix="ttq-mypyc-"))
+        for path, name in _compile(Path(self.root), self._build_dir):
             build_data["force_include"][str(path)] = name
         build_data["pure_python"] = False
         build_data["infer_tag"] = True
 
+    def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
+        """The extensions are in the wheel now: drop the C sources and objects."""
+        build_dir: Path | None = getattr(self, "_build_dir", None)
+        if build_dir is not None:
+            shutil.rmtree(build_dir, ignore_errors=True)
 
-def _compile(root: Path, out: Path) -> list[tuple[Path, str]]:
-    """Compile :data:`COMPILED_MODULES`; return (built file, path inside the wheel) pairs."""
+
+def _compile(root: Path, build_dir: Path) -> list[tuple[Path, str]]:
+    """Compile :data:`COMPILED_MODULES` in ``build_dir``; return (built file, path inside the
+    wheel) pairs."""
     from mypyc.build import mypycify
     from setuptools import Distribution
     from setuptools.command.build_ext import build_ext
 
-    build_dir = Path(tempfile.mkdtemp(prefix="ttq-mypyc-", dir=out if out.is_dir() else None))
     cwd = Path.cwd()
     os.chdir(root / "src")  # mypyc names the modules after their paths
     try:
@@ -76,8 +83,11 @@ def _compile(root: Path, out: Path) -> list[tuple[Path, str]]:
     finally:
         os.chdir(cwd)
     lib = build_dir / "lib"
-    built = [(path, path.relative_to(lib).as_posix()) for path in lib.rglob("*.so")]
-    built += [(path, path.relative_to(lib).as_posix()) for path in lib.rglob("*.pyd")]
+    built = [
+        (path, path.relative_to(lib).as_posix())
+        for path in lib.rglob("*")
+        if path.suffix in (".so", ".pyd")
+    ]
     if not built:
         sys.exit("mypyc produced no extension modules")
     return built
