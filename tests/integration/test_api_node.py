@@ -245,6 +245,9 @@ def test_a_token_scoped_to_one_account_sees_only_it(node_server: NodeServer) -> 
         binance_order = c.post(
             "/orders", json={**order, "order_type": "limit", "price": round(price * 0.6, 2)}
         ).json()
+        # a position of its own, whichever tests ran before on this worker
+        assert c.post("/orders", json=order).status_code == 201
+        node_server.feeder.next_bar()
         assert c.get("/positions").json()
     with node_server.client(okx) as c:
         assert c.get("/positions").json() == []

@@ -28,7 +28,7 @@ from ttquant.api import schemas
 from ttquant.api.node import EVERYONE, NodeCommandError, Publish
 from ttquant.core.bus import MessageBus
 from ttquant.core.errors import TTQuantError
-from ttquant.core.time import NANOS_PER_SECOND
+from ttquant.core.time import NANOS_PER_DAY, NANOS_PER_SECOND
 from ttquant.model.cache import Cache
 from ttquant.model.data import Bar
 from ttquant.model.enums import OrderSide, OrderType
@@ -43,7 +43,6 @@ from ttquant.risk.engine import KILL_SWITCH, STATE_TOPIC, RiskEngine
 from ttquant.risk.state import TradingStateChanged
 from ttquant.strategy.strategy import Strategy
 
-_DAY_NS = 86_400 * NANOS_PER_SECOND
 _RECENT_FILLS = 100
 _LAST = -20_000  # bus priority: report an event after the kernel has fully handled it
 
@@ -443,13 +442,13 @@ def _finite(value: Any) -> Any:
 
 
 def _day_start(ns: int) -> int:
-    return ns - ns % _DAY_NS
+    return ns - ns % NANOS_PER_DAY
 
 
 def _week_start(ns: int) -> int:
     day = _day_start(ns)
-    weekday = (day // _DAY_NS + 3) % 7  # 1970-01-01 was a Thursday; Monday is 0
-    return day - weekday * _DAY_NS
+    weekday = (day // NANOS_PER_DAY + 3) % 7  # 1970-01-01 was a Thursday; Monday is 0
+    return day - weekday * NANOS_PER_DAY
 
 
 def _month_start(ns: int) -> int:

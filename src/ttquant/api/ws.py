@@ -47,7 +47,6 @@ from ttquant.monitor.metrics import Metrics
 
 AUTH_TIMEOUT_S: Final = 10.0
 CLOSE_UNAUTHORIZED: Final = 4401
-CLOSE_FORBIDDEN: Final = 4403
 CLOSE_TOO_SLOW: Final = 1013
 MAX_BATCH: Final = 1000  # messages sent in one frame when a client has a backlog
 
@@ -106,10 +105,6 @@ class WsHub:
     @property
     def topics(self) -> list[str]:
         return sorted(self._topics)
-
-    @property
-    def client_count(self) -> int:
-        return len(self._clients)
 
     # -- publishing -------------------------------------------------------------------------------
     def publish(self, topic: str, data: Any, account: str | None = None) -> None:

@@ -58,10 +58,19 @@ def config_from_flags(
         if value is None:
             continue
         choices = _CHOICES.get(field)
-        if choices is not None and value not in choices:
-            flag = "--" + field.replace("_", "-")
-            raise ConfigError(f"{flag} must be {' or '.join(choices)}, got {value!r}")
+        if choices is not None:
+            choice(value, choices, "--" + field.replace("_", "-"))
         setattr(cfg.venue, field, value)
     if timerange is not None:
         cfg.timerange = timerange
     return cfg
+
+
+def choice(value: object, allowed: tuple[str, ...], flag: str) -> Any:
+    """``value`` if it is one of ``allowed`` (typed as the caller's Literal), else a clear error."""
+    from ttquant.core.errors import ConfigError
+
+    if value not in allowed:
+        names = f"{', '.join(allowed[:-1])} or {allowed[-1]}"
+        raise ConfigError(f"{flag} must be {names}, got {value!r}")
+    return value

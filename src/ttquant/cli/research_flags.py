@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Annotated, Any, get_type_hints
 
 import typer
 
+from ttquant.cli.flags import choice
+
 if TYPE_CHECKING:
     from ttquant.engine.config import BacktestConfig
     from ttquant.research.execution import ExecutionSettings
@@ -169,16 +171,6 @@ def research_command(command: Callable[..., None]) -> Callable[..., None]:
     run.__signature__ = own.replace(parameters=params)  # type: ignore[attr-defined]
     run.__annotations__ = {p.name: p.annotation for p in params}
     return run
-
-
-def choice(value: str, allowed: tuple[str, ...], flag: str) -> Any:
-    """``value`` if it is one of ``allowed`` (typed as the caller's Literal), else a clear error."""
-    from ttquant.core.errors import ConfigError
-
-    if value not in allowed:
-        names = f"{', '.join(allowed[:-1])} or {allowed[-1]}"
-        raise ConfigError(f"{flag} must be {names}, got {value!r}")
-    return value
 
 
 def assignments(pairs: list[str] | None, flag: str) -> dict[str, str]:

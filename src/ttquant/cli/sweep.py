@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ttquant.cli.flags import choice
 from ttquant.cli.optimize import params_table
-from ttquant.cli.research_flags import ResearchFlags, assignments, choice, research_command
+from ttquant.cli.research_flags import ResearchFlags, assignments, research_command
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -9,12 +9,12 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from ttquant.cli.flags import choice
 from ttquant.cli.research_flags import (
     BatchOpt,
     ParamOpt,
     ResearchFlags,
     assignments,
-    choice,
     research_command,
 )
 

@@ -332,7 +332,7 @@ def _merge(
     old: pl.DataFrame | None, new: pl.DataFrame, data_type: DataType, span: tuple[int, int]
 ) -> tuple[pl.DataFrame, int]:
     """``old`` and ``new`` rows of one partition, sorted, duplicates resolved in favour of new."""
-    key = _key(data_type, new)
+    key = data_type.row_key(new)
     if key is not None:
         new = new.unique(subset=key, keep="last", maintain_order=True)
     if old is None:
@@ -344,14 +344,6 @@ def _merge(
         kept = old.filter((ts < span[0]) | (ts > span[1]))
     merged = pl.concat([kept, new]).sort("ts_event", maintain_order=True)
     return merged, old.height - kept.height
-
-
-def _key(data_type: DataType, new: pl.DataFrame) -> list[str] | None:
-    if data_type.kind == "bars":
-        return ["ts_event"]
-    if data_type.kind == "trades" and not (new["trade_id"] == "").any():
-        return ["trade_id"]
-    return None
 
 
 def _read_partition(path: Path) -> pl.DataFrame:

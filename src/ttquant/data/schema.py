@@ -8,6 +8,7 @@ and its close).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -16,9 +17,9 @@ import numpy.typing as npt
 import polars as pl
 
 from ttquant.core.errors import ConfigError
-from ttquant.model.data import format_step, parse_step
+from ttquant.model.data import Bar, format_step, parse_step
 
-__all__ = ["BAR_SCHEMA", "QUOTE_SCHEMA", "TRADE_SCHEMA", "DataType", "Kind"]
+__all__ = ["BAR_SCHEMA", "QUOTE_SCHEMA", "TRADE_SCHEMA", "DataType", "Kind", "bar_frame"]
 
 Kind = Literal["bars", "trades", "quotes"]
 
@@ -59,6 +60,12 @@ _SCHEMAS: Final = {"bars": BAR_SCHEMA, "trades": TRADE_SCHEMA, "quotes": QUOTE_S
 _HOUR: Final = 3_600 * 10**9
 
 
+def bar_frame(bars: Sequence[Bar]) -> pl.DataFrame:
+    """Bar structs in the catalog's bar columns, so streamed bars (recorded live, or built by the
+    aggregators) can be stored and compared with batch-built ones."""
+    return pl.DataFrame({c: [getattr(b, c) for b in bars] for c in BAR_SCHEMA}, schema=BAR_SCHEMA)
+
+
 @dataclass(frozen=True, slots=True)
 class DataType:
     """``bars_1m``, ``bars_1h``, ..., ``trades`` or ``quotes``: a catalog folder name."""
@@ -91,6 +98,16 @@ class DataType:
     @property
     def schema(self) -> pl.Schema:
         return _SCHEMAS[self.kind]
+
+    def row_key(self, frame: pl.DataFrame) -> list[str] | None:
+        """The columns that identify a row of ``frame``, None when only the whole row does: a bar
+        by its open time, a trade by its id when every trade has one; the catalog keeps one row
+        per key and validation reports the others as duplicates."""
+        if self.kind == "bars":
+            return ["ts_event"]
+        if self.kind == "trades" and not (frame["trade_id"] == "").any():
+            return ["trade_id"]
+        return None
 
     @property
     def period(self) -> Literal["D", "M", "Y"]:

@@ -95,7 +95,7 @@ def validate(
 
 def repair(frame: pl.DataFrame, data_type: DataType) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``(frame without duplicates, sorted by time; the gaps of bars)``."""
-    key = _key(frame, data_type)
+    key = data_type.row_key(frame)
     fixed = frame.unique(subset=key, keep="last", maintain_order=True).sort(
         "ts_event", maintain_order=True
     )
@@ -115,16 +115,8 @@ def find_gaps(ts: npt.NDArray[np.int64], step: int) -> pl.DataFrame:
     )
 
 
-def _key(frame: pl.DataFrame, data_type: DataType) -> list[str] | None:
-    if data_type.kind == "bars":
-        return ["ts_event"]
-    if data_type.kind == "trades" and not (frame["trade_id"] == "").any():
-        return ["trade_id"]
-    return None  # rows identical in every column
-
-
 def _duplicates(frame: pl.DataFrame, data_type: DataType) -> list[Issue]:
-    key = _key(frame, data_type) or frame.columns
+    key = data_type.row_key(frame) or frame.columns
     dup = frame.select(pl.struct(key).is_duplicated().alias("d"), "ts_event").filter("d")
     what = "" if key == frame.columns else f" {', '.join(key)}"
     return [

@@ -589,8 +589,9 @@ def _strategy_frame(exc: BaseException) -> tuple[Strategy, str] | None:
     found: tuple[Strategy, str] | None = None
     for frame, _ in traceback.walk_tb(exc.__traceback__):
         owner = frame.f_locals.get("self")
-        if (isinstance(owner, Strategy) and type(owner).__module__ != Strategy.__module__) or (
-            isinstance(owner, Strategy) and found is None
+        # a user subclass's own frame wins over the base class's; the innermost one wins
+        if isinstance(owner, Strategy) and (
+            found is None or type(owner).__module__ != Strategy.__module__
         ):
             found = (owner, frame.f_code.co_name)
     return found

@@ -56,6 +56,7 @@ from ttquant.model.account import AccountState
 from ttquant.model.cache import Cache
 from ttquant.model.data import Bar, BarType, QuoteTick, TradeTick, parse_step
 from ttquant.model.events import OrderEvent, OrderFilled
+from ttquant.model.instruments import instrument_id
 from ttquant.model.orders import Order
 from ttquant.portfolio.portfolio import Portfolio
 from ttquant.risk.alerts import Alert, AlertLevel, AlertManager
@@ -327,7 +328,7 @@ class TradingNode:
         if self.adapter is not None:
             await self.adapter.connect()
             for spec in self.config.instruments:
-                iid = _iid(spec.symbol, self.config.venue_name)
+                iid = instrument_id(spec.symbol, self.config.venue_name)
                 for kind in spec.data if self.role == "node" else ():
                     await self._subscribe_feed(kind, iid)
         if self.sim is not None:
@@ -752,17 +753,13 @@ class TradingNode:
         return threading.get_ident() == self._loop_thread
 
 
-def _iid(symbol: str, venue: str) -> str:
-    return f"{symbol}@{venue.upper()}"
-
-
 def _bar_types(config: NodeConfig) -> list[BarType]:
-    out = []
-    for spec in config.instruments:
-        for kind in spec.data:
-            if kind.startswith("bars_"):
-                out.append(BarType(_iid(spec.symbol, config.venue_name), parse_step(kind[5:])))
-    return out
+    return [
+        BarType(instrument_id(spec.symbol, config.venue_name), parse_step(kind[5:]))
+        for spec in config.instruments
+        for kind in spec.data
+        if kind.startswith("bars_")
+    ]
 
 
 def _mtime(path: Path | None) -> float:

@@ -26,7 +26,7 @@ import polars as pl
 
 from ttquant.core.errors import ConfigError
 from ttquant.data.catalog import Catalog
-from ttquant.data.schema import DataType
+from ttquant.data.schema import DataType, bar_frame
 from ttquant.engine.journal import frame_bytes, read_frames
 from ttquant.model.data import Bar, QuoteTick, TradeTick
 from ttquant.model.enums import AggressorSide
@@ -139,7 +139,7 @@ class Recorder:
             self.catalog.write(iid, DataType("trades"), _trade_frame(ts))
             written += len(ts)
         for (iid, step), bs in bars.items():
-            self.catalog.write(iid, DataType.bars(step), _bar_frame(bs))
+            self.catalog.write(iid, DataType.bars(step), bar_frame(bs))
             written += len(bs)
         self.committed += written
         return written
@@ -167,20 +167,5 @@ def _trade_frame(trades: list[TradeTick]) -> pl.DataFrame:
             "size": [t.size for t in trades],
             "aggressor": pl.Series([_AGGRESSOR[t.aggressor_side] for t in trades], dtype=pl.Int8),
             "trade_id": [t.trade_id for t in trades],
-        }
-    )
-
-
-def _bar_frame(bars: list[Bar]) -> pl.DataFrame:
-    return pl.DataFrame(
-        {
-            "ts_event": [b.ts_event for b in bars],
-            "ts_init": [b.ts_init for b in bars],
-            "open": [b.open for b in bars],
-            "high": [b.high for b in bars],
-            "low": [b.low for b in bars],
-            "close": [b.close for b in bars],
-            "volume": [b.volume for b in bars],
-            "complete": [b.complete for b in bars],
         }
     )

@@ -51,6 +51,7 @@ from ttquant.model.events import (
     OrderRejected,
     OrderSubmitted,
 )
+from ttquant.model.instruments import instrument_id
 from ttquant.model.orders import Order
 from ttquant.venues.reasons import LiveRejectReason
 
@@ -115,7 +116,7 @@ class MarketDataProcess:
             await self.adapter.connect()
             venue = self.config.venue_name
             for spec in self.config.instruments:
-                iid = f"{spec.symbol}@{venue}"
+                iid = instrument_id(spec.symbol, venue)
                 for kind in spec.data:
                     await _subscribe(self.adapter, kind, iid)
             log.info("market data process publishing on %s", self.config.ipc.market_data)

@@ -69,10 +69,6 @@ class KernelMetrics:
         bus.subscribe(STATE_TOPIC, self.on_state_change, priority=_LAST)
         return self
 
-    def detach(self) -> None:
-        self.kernel.bus.unsubscribe(ORDER_EVENTS, self.on_order_event)
-        self.kernel.bus.unsubscribe(STATE_TOPIC, self.on_state_change)
-
     # -- events -------------------------------------------------------------------------------
     def on_order_event(self, event: OrderEvent) -> None:
         m = self.metrics

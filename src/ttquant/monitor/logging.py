@@ -30,7 +30,7 @@ from collections.abc import Callable
 from typing import Any, Final, TextIO
 
 import structlog
-from structlog.contextvars import bind_contextvars, get_contextvars, unbind_contextvars
+from structlog.contextvars import bind_contextvars, unbind_contextvars
 from structlog.types import EventDict, Processor, WrappedLogger
 
 REDACTED: Final = "[redacted]"
@@ -156,11 +156,6 @@ def bind_correlation_id(value: str | None = None) -> str:
 
 def clear_correlation_id() -> None:
     unbind_contextvars(CORRELATION_ID)
-
-
-def current_correlation_id() -> str | None:
-    value = get_contextvars().get(CORRELATION_ID)
-    return value if isinstance(value, str) else None
 
 
 class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg]

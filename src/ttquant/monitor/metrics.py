@@ -27,7 +27,6 @@ from prometheus_client.registry import Collector
 
 from ttquant.analytics.statistics import STATISTICS, StatisticKind
 
-PREFIX: Final = "ttq_"
 # Latency buckets from 50 µs to 10 s: tick-to-order lives in the sub-millisecond range on a
 # healthy node, an order round trip to a venue in milliseconds to seconds.
 LATENCY_BUCKETS: Final = (

@@ -27,7 +27,7 @@ from ttquant.engine.runner import BacktestResult, run_backtest
 from ttquant.strategy.registry import load_strategy_class
 from ttquant.strategy.strategy import Strategy
 
-__all__ = ["Dataset", "Outcome", "evaluate", "load_dataset", "run"]
+__all__ = ["Dataset", "Outcome", "evaluate", "load_dataset", "run", "with_params"]
 
 Statistics = dict[str, StatisticValue]
 
@@ -92,6 +92,13 @@ def load_dataset(config: BacktestConfig) -> Dataset:
     return Dataset(resolved, bars)
 
 
+def with_params(config: BacktestConfig, params: Mapping[str, Any]) -> BacktestConfig:
+    """``config`` with ``params`` over its (one) strategy's configured parameters."""
+    strategy = config.strategies[0]
+    best = msgspec.structs.replace(strategy, params={**strategy.params, **params})
+    return msgspec.structs.replace(config, strategies=[best])
+
+
 def run(
     dataset: Dataset,
     params: Mapping[str, Any],
@@ -99,11 +106,7 @@ def run(
     end: int | None = None,
 ) -> BacktestResult:
     """A full backtest of ``params`` (over the strategy's configured ones) on ``[start, end)``."""
-    strategy = dataset.strategy
-    config = msgspec.structs.replace(
-        dataset.config,
-        strategies=[msgspec.structs.replace(strategy, params={**strategy.params, **params})],
-    )
+    config = with_params(dataset.config, params)
     bars = {file: b.slice_time(start, end) for file, b in dataset.bars.items()}
     short = [file for file, b in bars.items() if len(b) < 2]
     if short:

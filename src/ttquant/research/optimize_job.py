@@ -29,7 +29,7 @@ from ttquant.core.errors import TaskError
 from ttquant.engine.config import BacktestConfig, dump_config
 from ttquant.research.deflated_sharpe import DeflatedSharpe
 from ttquant.research.distributed import TaskFailure
-from ttquant.research.evaluation import Dataset, Outcome, load_dataset, run
+from ttquant.research.evaluation import Dataset, Outcome, load_dataset, run, with_params
 from ttquant.research.execution import ExecutionSettings, gather
 from ttquant.research.objectives import Constraints, Direction, Objective, load_objective
 from ttquant.research.optimize import (
@@ -173,12 +173,7 @@ def _write_outputs(
     params = None
     if best is not None:
         params = space.params(best.params)
-        strategy = dataset.strategy
-        config = msgspec.structs.replace(
-            job.config,
-            out=None,
-            strategies=[msgspec.structs.replace(strategy, params={**strategy.params, **params})],
-        )
+        config = msgspec.structs.replace(with_params(job.config, params), out=None)
         write_text(out / "best.toml", dump_config(config))
         result = run(dataset, params)
         write_results(result, out / "best")

@@ -33,7 +33,7 @@ from ttquant.analytics.statistics import STATISTICS, StatisticValue
 from ttquant.core.errors import ConfigError
 from ttquant.engine.config import BacktestConfig, dump_config
 from ttquant.research.distributed import ResultStore, Task, job_fingerprint, run_tasks
-from ttquant.research.evaluation import Dataset, Outcome, evaluate, load_dataset
+from ttquant.research.evaluation import Dataset, Outcome, evaluate, load_dataset, with_params
 from ttquant.research.execution import ExecutionSettings
 from ttquant.research.grid import grid_combinations, random_combinations
 from ttquant.research.objectives import Constraints, Direction, load_objective, score
@@ -173,7 +173,8 @@ def run_sweep(job: SweepJob) -> SweepSummary:
             best = (result.objective, params, stats)
     write_table(out, "results", rows)
     if best is not None:
-        write_text(out / "best.toml", dump_config(_best_config(job.config, best[1])))
+        best_config = msgspec.structs.replace(with_params(job.config, best[1]), out=None)
+        write_text(out / "best.toml", dump_config(best_config))
     summary = SweepSummary(
         out=out,
         engine=engine,
@@ -241,12 +242,6 @@ def _row(
         value = None if stats is None else stats.get(spec.key)
         row[spec.key] = None if isinstance(value, float) and not math.isfinite(value) else value
     return row
-
-
-def _best_config(config: BacktestConfig, params: Mapping[str, Any]) -> BacktestConfig:
-    strategy = config.strategies[0]
-    best = msgspec.structs.replace(strategy, params={**strategy.params, **params})
-    return msgspec.structs.replace(config, strategies=[best], out=None)
 
 
 def _summary_document(summary: SweepSummary, job: SweepJob, space: SearchSpace) -> dict[str, Any]:

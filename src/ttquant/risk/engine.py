@@ -533,18 +533,16 @@ class RiskEngine:
     def _flatten(self, strategy_id: str | None, rule: str) -> None:
         """Close the scope's positions with market orders that bypass the checks."""
         now = self.cache.now()
-        for (sid, iid), pos in list(self.cache.positions.items()):
-            if pos.is_flat or (strategy_id is not None and sid != strategy_id):
-                continue
+        for pos in self.cache.open_positions(strategy_id):
             inst = pos.instrument
-            qty = round(round(abs(pos.quantity) / inst.size_increment) * inst.size_increment, 12)
+            qty = inst.round_quantity(abs(pos.quantity))
             if qty <= 0.0:
                 continue
             self._flatten_seq += 1
             order = Order(
-                client_order_id=f"{sid}-risk-{self._flatten_seq}",
-                strategy_id=sid,
-                instrument_id=iid,
+                client_order_id=f"{pos.strategy_id}-risk-{self._flatten_seq}",
+                strategy_id=pos.strategy_id,
+                instrument_id=inst.id,
                 side=OrderSide.SELL if pos.quantity > 0 else OrderSide.BUY,
                 order_type=OrderType.MARKET,
                 quantity=qty,

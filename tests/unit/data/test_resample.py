@@ -13,36 +13,12 @@ from hypothesis import strategies as st
 from ttquant.data.aggregation import TimeBarAggregator
 from ttquant.data.bars import load_ohlcv
 from ttquant.data.batch_aggregation import resample_bars
+from ttquant.data.schema import bar_frame
 from ttquant.model.data import Bar, BarType
 
 M = 60_000_000_000
 T0 = 1_704_067_200_000_000_000  # 2024-01-01T00:00:00Z
 ONE = BarType.time("X@SIM", "1m")
-
-
-def _frame(bars: list[Bar]) -> pl.DataFrame:
-    return pl.DataFrame(
-        {
-            "ts_event": [b.ts_event for b in bars],
-            "ts_init": [b.ts_init for b in bars],
-            "open": [b.open for b in bars],
-            "high": [b.high for b in bars],
-            "low": [b.low for b in bars],
-            "close": [b.close for b in bars],
-            "volume": [b.volume for b in bars],
-            "complete": [b.complete for b in bars],
-        },
-        schema={
-            "ts_event": pl.Int64,
-            "ts_init": pl.Int64,
-            "open": pl.Float64,
-            "high": pl.Float64,
-            "low": pl.Float64,
-            "close": pl.Float64,
-            "volume": pl.Float64,
-            "complete": pl.Boolean,
-        },
-    )
 
 
 @settings(max_examples=120, deadline=None)
@@ -67,8 +43,8 @@ def test_batch_resample_equals_streaming_then_flush(
     for bar in bars:
         agg.handle_bar(bar)
     agg.flush()
-    batch = resample_bars(_frame(bars), target.step)
-    assert list(batch.iter_rows()) == list(_frame(out).iter_rows())
+    batch = resample_bars(bar_frame(bars), target.step)
+    assert list(batch.iter_rows()) == list(bar_frame(out).iter_rows())
 
 
 def test_real_minutes_resample_to_binance_hours(shared_data: Path) -> None:

@@ -31,8 +31,7 @@ from ttquant.research.vectorized.layout import (
     SIZE_PERCENT,
 )
 from ttquant.research.vectorized.rounding import round_quantity
-
-_TIE = 1e-12  # MACross's relative tie between averages
+from ttquant.strategy.library.ma_cross import TIE
 
 
 @njit(cache=True, inline="always")
@@ -77,7 +76,7 @@ def ma_cross_flags(prev_diff: float, fast: float, slow: float) -> tuple[int, flo
     long and exits short; a cross down the opposite.
     """
     diff = fast - slow
-    tie = _TIE * abs(slow)
+    tie = TIE * abs(slow)
     new_prev = 0.0 if -tie <= diff <= tie else diff
     if prev_diff < 0.0 and diff > tie:
         return LONG_ENTRY | SHORT_EXIT, new_prev

@@ -17,7 +17,7 @@ from ttquant.strategy.strategy import Strategy
 if TYPE_CHECKING:
     from ttquant.data.bars import OHLCV
 
-_TIE = 1e-12
+TIE = 1e-12  # relative: averages this close count as equal (see the class docstring)
 
 
 class MACross(Strategy):
@@ -83,7 +83,7 @@ class MACross(Strategy):
         fast = cls.moving_average(bars.close, params["ma"], params["fast"], cache)
         slow = cls.moving_average(bars.close, params["ma"], params["slow"], cache)
         diff = fast - slow
-        tie = _TIE * np.abs(slow)
+        tie = TIE * np.abs(slow)
         flat = (diff >= -tie) & (diff <= tie)
         prev = np.empty_like(diff)
         prev[0] = math.nan
@@ -110,7 +110,7 @@ class MACross(Strategy):
     def on_bar(self, bar: Bar) -> None:
         slow = self._slow.update(bar.close)
         diff = self._fast.update(bar.close) - slow
-        tie = _TIE * abs(slow)
+        tie = TIE * abs(slow)
         prev = self._prev_diff  # fast - slow on the previous bar; NaN in warm-up compares false
         self._prev_diff = 0.0 if -tie <= diff <= tie else diff
         if prev < 0.0 and diff > tie:

@@ -158,12 +158,6 @@ class AccountUpdate(msgspec.Struct):
     body: AccountUpdateBody = field(name="a")
 
 
-class BalanceUpdate(msgspec.Struct):
-    event_ms: int = field(name="E")
-    asset: str = field(name="a")
-    delta: float = field(name="d")
-
-
 # -- REST -------------------------------------------------------------------------------------
 class ApiError(msgspec.Struct):
     code: int
